@@ -1,0 +1,67 @@
+/**
+ * The services both hosts share, built from the ports each composition root passes in. Neither this
+ * file nor anything it imports touches Electron.
+ */
+import type { AppInfo, EngineState } from '@contract';
+import { createHandlers } from './ipc/handlers';
+import { EventHub } from './ipc/EventHub';
+import { createRouter, type Router } from './ipc/router';
+import { NoticeBoard } from './services/app/NoticeBoard';
+import { defaultSettings } from './services/settings/defaults';
+import { SettingsService } from './services/settings/SettingsService';
+import type { OpenedStore } from './platform/openConfStore';
+import { isAllowedExternalUrl } from './platform/externalUrls';
+
+export interface AppPorts {
+  host: AppInfo['host'];
+  version: string;
+  dataDir: string;
+  settingsStore: OpenedStore;
+  /** Opens an allow-listed https URL in the user's browser; false where the host cannot. */
+  openExternal: (url: string) => Promise<boolean>;
+  log?: (message: string, err?: unknown) => void;
+}
+
+export class AppServices {
+  readonly hub = new EventHub();
+  readonly notices = new NoticeBoard(this.hub.emit);
+  readonly settings: SettingsService;
+  readonly router: Router;
+  private engineState: EngineState = { state: 'stopped', provider: null, detail: 'The engine starts with the first job.' };
+
+  constructor(private readonly ports: AppPorts) {
+    this.settings = new SettingsService({
+      store: ports.settingsStore.store,
+      recovery: ports.settingsStore.recovery,
+      defaults: defaultSettings(ports.dataDir),
+      emit: this.hub.emit,
+      notices: this.notices,
+    });
+    this.router = createRouter(createHandlers(this), {
+      checkOutputs: process.env.NODE_ENV !== 'production',
+      onInternalError: (method, err) => ports.log?.(`internal error in ${method}`, err),
+    });
+  }
+
+  info(): AppInfo {
+    return {
+      name: 'Sumi Studio',
+      version: this.ports.version,
+      host: this.ports.host,
+      platform: `${process.platform}-${process.arch}`,
+      dataDir: this.ports.dataDir,
+      engine: this.engineState,
+      notices: this.notices.list(),
+    };
+  }
+
+  setEngineState(state: EngineState): void {
+    this.engineState = state;
+    this.hub.emit('engine.state', state);
+  }
+
+  async openExternal(url: string): Promise<boolean> {
+    if (!isAllowedExternalUrl(url)) return false;
+    return this.ports.openExternal(url);
+  }
+}

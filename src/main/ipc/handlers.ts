@@ -1,0 +1,17 @@
+import type { AppServices } from '../AppServices';
+import type { Handlers } from './router';
+
+/** Contract method -> service call. Thin on purpose: inputs are already parsed by the router. */
+export function createHandlers(app: AppServices): Handlers {
+  return {
+    'app.info': () => app.info(),
+    'app.dismissNotice': ({ id }) => {
+      app.notices.dismiss(id);
+      return {};
+    },
+    'app.openExternal': async ({ url }) => ({ opened: await app.openExternal(url) }),
+    'settings.get': () => app.settings.get(),
+    'settings.update': (patch) => app.settings.update(patch),
+    'settings.reset': () => app.settings.reset(),
+  };
+}

@@ -1,0 +1,242 @@
+/**
+ * THE contract between the renderer and main: every method the renderer may call, every event main
+ * may send, and the one error shape. Both hosts (Electron IPC and the web host's WebSocket) carry
+ * exactly this and nothing else. Types are inferred from the zod schemas, so the runtime check and
+ * the compile-time type cannot drift.
+ *
+ * This module imports only zod: it is bundled into the sandboxed preload and the renderer.
+ */
+import { z } from 'zod';
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------------
+
+export const errorCodes = [
+  'VALIDATION', // an input field is wrong; details.issues names each field
+  'UNKNOWN_METHOD', // the method is not in this contract
+  'UNAUTHORIZED', // the caller is not the app (wrong origin, missing token)
+  'NOT_FOUND',
+  'CONFLICT',
+  'CANCELLED',
+  'UNSUPPORTED', // this host or machine cannot do it
+  'ENGINE', // the diffusion engine failed
+  'UNAVAILABLE', // the host cannot be reached right now (web host restarting, socket closed)
+  'IO', // a file could not be read or written
+  'INTERNAL', // a bug: the message says what we know
+] as const;
+export const zErrorCode = z.enum(errorCodes);
+export type ErrorCode = z.infer<typeof zErrorCode>;
+
+export const zStudioError = z.object({
+  code: zErrorCode,
+  message: z.string(),
+  details: z.unknown().optional(),
+});
+export type StudioErrorShape = z.infer<typeof zStudioError>;
+
+/** What crosses the boundary for every call: a value or a typed error, never a thrown object. */
+export type Envelope<T> = { ok: true; value: T } | { ok: false; error: StudioErrorShape };
+
+// ---------------------------------------------------------------------------------------------
+// Shared vocabulary
+// ---------------------------------------------------------------------------------------------
+
+/** Execution providers in the order a user may prefer them. The engine falls back down the list. */
+export const executionProviders = ['cuda', 'dml', 'coreml', 'webgpu', 'cpu'] as const;
+export const zExecutionProvider = z.enum(executionProviders);
+export type ExecutionProvider = z.infer<typeof zExecutionProvider>;
+
+/** Sampler names, as the UI and the CLI show them; the engine maps each to a diffusers scheduler. */
+export const samplerNames = [
+  'pndm',
+  'ddim',
+  'euler',
+  'euler_a',
+  'dpmpp_2m',
+  'dpmpp_2m_karras',
+  'dpmpp_sde_karras',
+  'heun',
+  'lms',
+  'ddpm',
+  'lcm',
+] as const;
+export const zSamplerName = z.enum(samplerNames);
+export type SamplerName = z.infer<typeof zSamplerName>;
+
+export const rngKinds = ['fast', 'torch-cpu'] as const;
+export const zRngKind = z.enum(rngKinds);
+
+export const themes = ['dark', 'light'] as const;
+
+const zAbsolutePath = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(4096, 'is too long')
+  .refine((p) => !p.includes('\0'), 'must not contain a NUL character')
+  .refine((p) => p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p) || p.startsWith('\\\\'), {
+    message: 'must be an absolute folder path',
+  });
+
+const zImageSide = z
+  .int()
+  .min(64, 'must be at least 64 px')
+  .max(4096, 'must be at most 4096 px')
+  .refine((v) => v % 8 === 0, 'must be a multiple of 8');
+
+// ---------------------------------------------------------------------------------------------
+// Settings
+// ---------------------------------------------------------------------------------------------
+
+export const SETTINGS_VERSION = 1;
+
+export const zGenerationDefaults = z.strictObject({
+  sampler: zSamplerName,
+  steps: z.int().min(1).max(150),
+  cfg: z.number().min(0).max(30),
+  width: zImageSide,
+  height: zImageSide,
+  batchSize: z.int().min(1).max(8),
+  batchCount: z.int().min(1).max(100),
+  /** -1 draws a new random seed for every job. */
+  seed: z.int().min(-1).max(4294967295),
+  rng: zRngKind,
+});
+export type GenerationDefaults = z.infer<typeof zGenerationDefaults>;
+
+export const zSettings = z.strictObject({
+  schemaVersion: z.literal(SETTINGS_VERSION),
+  modelsDir: zAbsolutePath,
+  outputDir: zAbsolutePath,
+  executionProviders: z
+    .array(zExecutionProvider)
+    .min(1, 'needs at least one provider')
+    .refine((list) => new Set(list).size === list.length, 'must not list a provider twice'),
+  defaults: zGenerationDefaults,
+  theme: z.enum(themes),
+});
+export type Settings = z.infer<typeof zSettings>;
+
+/** A change to settings: any subset of fields; `defaults` may itself be partial. */
+export const zSettingsPatch = zSettings
+  .omit({ schemaVersion: true, defaults: true })
+  .partial()
+  .extend({ defaults: zGenerationDefaults.partial().optional() })
+  .strict();
+export type SettingsPatch = z.infer<typeof zSettingsPatch>;
+
+// ---------------------------------------------------------------------------------------------
+// App and engine state
+// ---------------------------------------------------------------------------------------------
+
+export const hostKinds = ['electron', 'web'] as const;
+
+export const zNotice = z.object({
+  id: z.string(),
+  level: z.enum(['info', 'warning', 'error']),
+  message: z.string(),
+  detail: z.string().optional(),
+  at: z.string(),
+});
+export type Notice = z.infer<typeof zNotice>;
+
+export const engineStates = ['stopped', 'starting', 'ready', 'busy', 'crashed'] as const;
+export const zEngineState = z.object({
+  state: z.enum(engineStates),
+  /** The execution provider the engine is using, once it knows. */
+  provider: zExecutionProvider.nullable(),
+  detail: z.string().optional(),
+});
+export type EngineState = z.infer<typeof zEngineState>;
+
+export const zAppInfo = z.object({
+  name: z.string(),
+  version: z.string(),
+  host: z.enum(hostKinds),
+  platform: z.string(),
+  dataDir: z.string(),
+  engine: zEngineState,
+  notices: z.array(zNotice),
+});
+export type AppInfo = z.infer<typeof zAppInfo>;
+
+// ---------------------------------------------------------------------------------------------
+// Methods and events
+// ---------------------------------------------------------------------------------------------
+
+const zNone = z.strictObject({});
+
+interface MethodSpec {
+  input: z.ZodType;
+  output: z.ZodType;
+}
+
+export const methods = {
+  'app.info': { input: zNone, output: zAppInfo },
+  'app.dismissNotice': { input: z.strictObject({ id: z.string().min(1) }), output: zNone },
+  'app.openExternal': {
+    input: z.strictObject({ url: z.url({ protocol: /^https$/ }) }),
+    output: z.object({ opened: z.boolean() }),
+  },
+  'settings.get': { input: zNone, output: zSettings },
+  'settings.update': { input: zSettingsPatch, output: zSettings },
+  'settings.reset': { input: zNone, output: zSettings },
+} as const satisfies Record<string, MethodSpec>;
+
+export const events = {
+  'settings.changed': zSettings,
+  'app.notice': zNotice,
+  'engine.state': zEngineState,
+} as const satisfies Record<string, z.ZodType>;
+
+export type Methods = typeof methods;
+export type Method = keyof Methods;
+/** What a caller passes (before defaults are applied). */
+export type Input<M extends Method> = z.input<Methods[M]['input']>;
+/** What a handler receives (after parsing). */
+export type ParsedInput<M extends Method> = z.output<Methods[M]['input']>;
+export type Output<M extends Method> = z.output<Methods[M]['output']>;
+
+export type Events = typeof events;
+export type EventName = keyof Events;
+export type EventPayload<E extends EventName> = z.output<Events[E]>;
+
+export const methodNames = Object.keys(methods) as Method[];
+export const eventNames = Object.keys(events) as EventName[];
+
+export function isMethod(name: unknown): name is Method {
+  return typeof name === 'string' && Object.hasOwn(methods, name);
+}
+
+export function isEventName(name: unknown): name is EventName {
+  return typeof name === 'string' && Object.hasOwn(events, name);
+}
+
+/**
+ * The one surface the renderer sees (`window.studio` in Electron, a WebSocket client in the web
+ * host). Untyped on purpose: the typed client in the renderer's `api/` sits on top.
+ */
+export interface StudioTransport {
+  invoke(method: string, input: unknown): Promise<Envelope<unknown>>;
+  subscribe(event: string, listener: (payload: unknown) => void): () => void;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The web host's wire format (one JSON message per WebSocket frame)
+// ---------------------------------------------------------------------------------------------
+
+export const zWireRequest = z.object({
+  t: z.literal('req'),
+  id: z.int().nonnegative(),
+  method: z.string().max(128),
+  input: z.unknown(),
+});
+export type WireRequest = z.infer<typeof zWireRequest>;
+
+export type WireMessage =
+  | { t: 'res'; id: number; result: Envelope<unknown> }
+  | { t: 'evt'; event: EventName; payload: unknown };
+
+/** Electron IPC channel names: the only two that exist. */
+export const IPC_INVOKE = 'sumi:invoke';
+export const IPC_EVENT = 'sumi:event';
