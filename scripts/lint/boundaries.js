@@ -5,7 +5,10 @@ import { builtinModules } from 'node:module';
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)];
 
 const electronAndStores = [
-  { name: 'electron', message: 'The engine is pure Node: Electron belongs to src/main/index.ts and platform/electron.' },
+  {
+    name: 'electron',
+    message: 'The engine is pure Node: Electron belongs to src/main/index.ts and platform/electron.',
+  },
   { name: 'better-sqlite3', message: 'The engine never touches the database.' },
   { name: 'electron-store', message: 'The engine never touches the settings store.' },
   { name: 'conf', message: 'The engine never touches the settings store.' },
@@ -22,7 +25,10 @@ export const boundaryRules = [
           patterns: [
             { group: ['**/services/**', '@main/services/**'], message: 'The engine must not import services.' },
             { group: ['**/ipc/**', '@main/ipc/**'], message: 'The engine must not import the IPC layer.' },
-            { group: ['**/platform/**', '@main/platform/**'], message: 'The engine must not import platform adapters.' },
+            {
+              group: ['**/platform/**', '@main/platform/**'],
+              message: 'The engine must not import platform adapters.',
+            },
           ],
         },
       ],
@@ -35,11 +41,17 @@ export const boundaryRules = [
       'no-restricted-imports': [
         'error',
         {
-          paths: [...electronAndStores, { name: 'onnxruntime-node', message: 'Only engine/backend/ort.ts imports onnxruntime-node.' }],
+          paths: [
+            ...electronAndStores,
+            { name: 'onnxruntime-node', message: 'Only engine/backend/ort.ts imports onnxruntime-node.' },
+          ],
           patterns: [
             { group: ['**/services/**', '@main/services/**'], message: 'The engine must not import services.' },
             { group: ['**/ipc/**', '@main/ipc/**'], message: 'The engine must not import the IPC layer.' },
-            { group: ['**/platform/**', '@main/platform/**'], message: 'The engine must not import platform adapters.' },
+            {
+              group: ['**/platform/**', '@main/platform/**'],
+              message: 'The engine must not import platform adapters.',
+            },
           ],
         },
       ],
@@ -79,14 +91,20 @@ export const boundaryRules = [
         'error',
         {
           paths: [
-            ...nodeBuiltins.map((name) => ({ name, message: 'The renderer has no Node: ask main through the contract.' })),
+            ...nodeBuiltins.map((name) => ({
+              name,
+              message: 'The renderer has no Node: ask main through the contract.',
+            })),
             { name: 'electron', message: 'The renderer talks to main only through window.studio (api/).' },
             { name: 'onnxruntime-node', message: 'The renderer never runs the engine.' },
             { name: 'better-sqlite3', message: 'The renderer never touches the database.' },
             { name: 'sharp', message: 'The renderer never touches sharp.' },
           ],
           patterns: [
-            { group: ['**/main/**', '@main/*', '@engine/*'], message: 'The renderer imports only the contract from main’s side.' },
+            {
+              group: ['**/main/**', '@main/*', '@engine/*'],
+              message: 'The renderer imports only the contract from main’s side.',
+            },
             { group: ['**/preload/index*'], message: 'The renderer imports only the contract, not the preload.' },
           ],
         },

@@ -27,7 +27,11 @@ export class AppServices {
   readonly notices = new NoticeBoard(this.hub.emit);
   readonly settings: SettingsService;
   readonly router: Router;
-  private engineState: EngineState = { state: 'stopped', provider: null, detail: 'The engine starts with the first job.' };
+  private engineState: EngineState = {
+    state: 'stopped',
+    provider: null,
+    detail: 'The engine starts with the first job.',
+  };
 
   constructor(private readonly ports: AppPorts) {
     this.settings = new SettingsService({

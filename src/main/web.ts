@@ -29,7 +29,7 @@ async function main(): Promise<void> {
     process.stdout.write(
       'Usage: npm run serve -- [--port N] [--data DIR]\n' +
         '  --port N    port on 127.0.0.1 (default 8765, or SUMI_PORT; 0 picks a free one)\n' +
-        '  --data DIR  data folder (default: the desktop app\'s, or SUMI_DATA_DIR)\n',
+        "  --data DIR  data folder (default: the desktop app's, or SUMI_DATA_DIR)\n",
     );
     return;
   }

@@ -219,6 +219,8 @@ export function isEventName(name: unknown): name is EventName {
 export interface StudioTransport {
   invoke(method: string, input: unknown): Promise<Envelope<unknown>>;
   subscribe(event: string, listener: (payload: unknown) => void): () => void;
+  /** Transports that can lose their host (the web host's socket) report it here. */
+  onConnection?(listener: (connected: boolean) => void): () => void;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -234,8 +236,7 @@ export const zWireRequest = z.object({
 export type WireRequest = z.infer<typeof zWireRequest>;
 
 export type WireMessage =
-  | { t: 'res'; id: number; result: Envelope<unknown> }
-  | { t: 'evt'; event: EventName; payload: unknown };
+  { t: 'res'; id: number; result: Envelope<unknown> } | { t: 'evt'; event: EventName; payload: unknown };
 
 /** Electron IPC channel names: the only two that exist. */
 export const IPC_INVOKE = 'sumi:invoke';

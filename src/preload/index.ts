@@ -18,14 +18,17 @@ const studio: StudioTransport = {
     if (!isMethod(method)) {
       const refused: Envelope<never> = {
         ok: false,
-        error: { code: 'UNKNOWN_METHOD', message: `Unknown method ${JSON.stringify(String(method)).slice(0, 140)}.` },
+        error: {
+          code: 'UNKNOWN_METHOD',
+          message: `Unknown method ${typeof method === 'string' ? JSON.stringify(method.slice(0, 128)) : '(not a string)'}.`,
+        },
       };
       return Promise.resolve(refused);
     }
     return ipcRenderer.invoke(IPC_INVOKE, method, input) as Promise<Envelope<unknown>>;
   },
   subscribe(event, listener) {
-    if (!isEventName(event)) throw new Error(`Unknown event ${JSON.stringify(String(event))}.`);
+    if (!isEventName(event)) throw new Error('Unknown event name.');
     const set = listeners.get(event) ?? new Set();
     set.add(listener);
     listeners.set(event, set);

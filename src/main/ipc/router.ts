@@ -36,7 +36,7 @@ export function createRouter(handlers: Handlers, options: RouterOptions = {}): R
       if (!isMethod(method)) {
         return fail({
           code: 'UNKNOWN_METHOD',
-          message: `Unknown method ${JSON.stringify(String(method)).slice(0, 140)}.`,
+          message: `Unknown method ${describeMethod(method)}.`,
         });
       }
       const spec = methods[method];
@@ -62,6 +62,13 @@ export function createRouter(handlers: Handlers, options: RouterOptions = {}): R
       }
     },
   };
+}
+
+/** A method name as a user can read it; never throws, whatever the caller sent. */
+export function describeMethod(method: unknown): string {
+  return typeof method === 'string'
+    ? JSON.stringify(method.slice(0, 128))
+    : `(a ${method === null ? 'null' : typeof method})`;
 }
 
 function fail(error: StudioErrorShape): Envelope<never> {

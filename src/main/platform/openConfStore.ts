@@ -20,7 +20,11 @@ export interface OpenedStore {
 
 const INTERNAL_KEY = '__internal__';
 
-export function openConfStore(create: () => ConfLike, filePath: string, now: () => Date = () => new Date()): OpenedStore {
+export function openConfStore(
+  create: () => ConfLike,
+  filePath: string,
+  now: () => Date = () => new Date(),
+): OpenedStore {
   let conf: ConfLike;
   let recovery: StoreRecovery | null = null;
   try {

@@ -89,7 +89,8 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
 
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', `http://127.0.0.1:${port}`);
-    if (!authorised(req, url)) return refuse(res, 403, 'Sumi Studio: this address needs the token printed by `npm run serve`.');
+    if (!authorised(req, url))
+      return refuse(res, 403, 'Sumi Studio: this address needs the token printed by `npm run serve`.');
     if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(res, 405, 'Method not allowed');
 
     const cookieHeader: Record<string, string> = url.searchParams.has('token')

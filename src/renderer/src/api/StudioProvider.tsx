@@ -12,7 +12,9 @@ const StudioContext = createContext<StudioContextValue | null>(null);
 
 export function StudioProvider(props: { client: StudioClient; hostKind: HostKind; children: ReactNode }) {
   return (
-    <StudioContext.Provider value={{ client: props.client, hostKind: props.hostKind }}>{props.children}</StudioContext.Provider>
+    <StudioContext.Provider value={{ client: props.client, hostKind: props.hostKind }}>
+      {props.children}
+    </StudioContext.Provider>
   );
 }
 

@@ -2,7 +2,16 @@
  * The typed client: the only reader of the transport. `invoke` resolves with the method's output
  * or throws a StudioError carrying the contract's `{ code, message, details }`.
  */
-import type { ErrorCode, EventName, EventPayload, Input, Method, Output, StudioErrorShape, StudioTransport } from '@contract';
+import type {
+  ErrorCode,
+  EventName,
+  EventPayload,
+  Input,
+  Method,
+  Output,
+  StudioErrorShape,
+  StudioTransport,
+} from '@contract';
 
 export class StudioError extends Error {
   override readonly name = 'StudioError';
@@ -39,12 +48,7 @@ export function createClient(transport: StudioTransport): StudioClient {
       return transport.subscribe(event, listener as (payload: unknown) => void);
     },
     onConnection(listener) {
-      const offOpen = transport.subscribe('transport.open', () => listener(true));
-      const offClosed = transport.subscribe('transport.closed', () => listener(false));
-      return () => {
-        offOpen();
-        offClosed();
-      };
+      return transport.onConnection?.(listener) ?? (() => undefined);
     },
   };
 }

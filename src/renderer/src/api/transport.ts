@@ -34,6 +34,7 @@ export class WebSocketTransport implements StudioTransport {
   private readonly pending = new Map<number, Pending>();
   private readonly queued: string[] = [];
   private readonly listeners = new Map<string, Set<(payload: unknown) => void>>();
+  private readonly connectionListeners = new Set<(connected: boolean) => void>();
   private retryMs = 250;
 
   constructor(private readonly url: string) {
@@ -59,13 +60,20 @@ export class WebSocketTransport implements StudioTransport {
     };
   }
 
+  onConnection(listener: (connected: boolean) => void): () => void {
+    this.connectionListeners.add(listener);
+    return () => {
+      this.connectionListeners.delete(listener);
+    };
+  }
+
   private connect(): void {
     const socket = new WebSocket(this.url);
     this.socket = socket;
     socket.onopen = () => {
       this.retryMs = 250;
       for (const frame of this.queued.splice(0)) socket.send(frame);
-      this.emitLocal('transport.open', null);
+      this.connectionListeners.forEach((l) => l(true));
     };
     socket.onmessage = (message) => {
       if (typeof message.data !== 'string') return;
@@ -91,16 +99,19 @@ export class WebSocketTransport implements StudioTransport {
         this.pending.delete(id);
         pending.resolve({
           ok: false,
-          error: { code: 'UNAVAILABLE', message: 'Lost the connection to the Sumi Studio host. Is `npm run serve` still running?' },
+          error: {
+            code: 'UNAVAILABLE',
+            message: 'Lost the connection to the Sumi Studio host. Is `npm run serve` still running?',
+          },
         });
       }
-      this.emitLocal('transport.closed', null);
+      this.connectionListeners.forEach((l) => l(false));
       setTimeout(() => this.connect(), this.retryMs);
       this.retryMs = Math.min(this.retryMs * 2, 5000);
     };
   }
 
-  private emitLocal(event: EventName | 'transport.open' | 'transport.closed', payload: unknown): void {
+  private emitLocal(event: EventName, payload: unknown): void {
     for (const listener of this.listeners.get(event) ?? []) listener(payload);
   }
 }

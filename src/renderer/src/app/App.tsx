@@ -69,7 +69,7 @@ export function App() {
     <div className="shell">
       <nav className="nav" aria-label="Main" onKeyDown={onNavKey}>
         <div className="brand" aria-hidden="true">
-          <span className="brand-mark">墨</span> Sumi
+          <img className="brand-mark" src="/favicon.svg" alt="" width={22} height={22} /> Sumi
         </div>
         <ul role="list">
           {routes.map((r, i) => (

@@ -67,10 +67,20 @@ export function SettingsPage() {
         <fieldset>
           <legend>Folders</legend>
           <Field label="Models folder" error={fieldErrors.modelsDir} id="modelsDir">
-            <input id="modelsDir" value={draft.modelsDir} onChange={(e) => set('modelsDir', e.target.value)} spellCheck={false} />
+            <input
+              id="modelsDir"
+              value={draft.modelsDir}
+              onChange={(e) => set('modelsDir', e.target.value)}
+              spellCheck={false}
+            />
           </Field>
           <Field label="Output folder" error={fieldErrors.outputDir} id="outputDir">
-            <input id="outputDir" value={draft.outputDir} onChange={(e) => set('outputDir', e.target.value)} spellCheck={false} />
+            <input
+              id="outputDir"
+              value={draft.outputDir}
+              onChange={(e) => set('outputDir', e.target.value)}
+              spellCheck={false}
+            />
           </Field>
         </fieldset>
 
@@ -78,7 +88,10 @@ export function SettingsPage() {
           <legend>Hardware</legend>
           <p className="muted">Execution providers in order of preference; the engine falls back down the list.</p>
           <ol className="provider-list" aria-label="Execution provider preference">
-            {[...draft.executionProviders, ...executionProviders.filter((p) => !draft.executionProviders.includes(p))].map((p) => {
+            {[
+              ...draft.executionProviders,
+              ...executionProviders.filter((p) => !draft.executionProviders.includes(p)),
+            ].map((p) => {
               const on = draft.executionProviders.includes(p);
               const index = draft.executionProviders.indexOf(p);
               return (
@@ -120,7 +133,11 @@ export function SettingsPage() {
           <legend>Generation defaults</legend>
           <div className="grid">
             <Field label="Sampler" id="sampler" error={fieldErrors['defaults.sampler']}>
-              <select id="sampler" value={draft.defaults.sampler} onChange={(e) => setDefault('sampler', e.target.value)}>
+              <select
+                id="sampler"
+                value={draft.defaults.sampler}
+                onChange={(e) => setDefault('sampler', e.target.value)}
+              >
                 {samplerNames.map((s) => (
                   <option key={s} value={s}>
                     {s}
@@ -128,15 +145,64 @@ export function SettingsPage() {
                 ))}
               </select>
             </Field>
-            <NumberField label="Steps" id="steps" value={draft.defaults.steps} error={fieldErrors['defaults.steps']} onChange={(v) => setDefault('steps', v)} />
-            <NumberField label="CFG scale" id="cfg" step="0.5" value={draft.defaults.cfg} error={fieldErrors['defaults.cfg']} onChange={(v) => setDefault('cfg', v)} />
-            <NumberField label="Width" id="width" step="8" value={draft.defaults.width} error={fieldErrors['defaults.width']} onChange={(v) => setDefault('width', v)} />
-            <NumberField label="Height" id="height" step="8" value={draft.defaults.height} error={fieldErrors['defaults.height']} onChange={(v) => setDefault('height', v)} />
-            <NumberField label="Batch size" id="batchSize" value={draft.defaults.batchSize} error={fieldErrors['defaults.batchSize']} onChange={(v) => setDefault('batchSize', v)} />
-            <NumberField label="Batch count" id="batchCount" value={draft.defaults.batchCount} error={fieldErrors['defaults.batchCount']} onChange={(v) => setDefault('batchCount', v)} />
-            <NumberField label="Seed (-1 = random)" id="seed" value={draft.defaults.seed} error={fieldErrors['defaults.seed']} onChange={(v) => setDefault('seed', v)} />
+            <NumberField
+              label="Steps"
+              id="steps"
+              value={draft.defaults.steps}
+              error={fieldErrors['defaults.steps']}
+              onChange={(v) => setDefault('steps', v)}
+            />
+            <NumberField
+              label="CFG scale"
+              id="cfg"
+              step="0.5"
+              value={draft.defaults.cfg}
+              error={fieldErrors['defaults.cfg']}
+              onChange={(v) => setDefault('cfg', v)}
+            />
+            <NumberField
+              label="Width"
+              id="width"
+              step="8"
+              value={draft.defaults.width}
+              error={fieldErrors['defaults.width']}
+              onChange={(v) => setDefault('width', v)}
+            />
+            <NumberField
+              label="Height"
+              id="height"
+              step="8"
+              value={draft.defaults.height}
+              error={fieldErrors['defaults.height']}
+              onChange={(v) => setDefault('height', v)}
+            />
+            <NumberField
+              label="Batch size"
+              id="batchSize"
+              value={draft.defaults.batchSize}
+              error={fieldErrors['defaults.batchSize']}
+              onChange={(v) => setDefault('batchSize', v)}
+            />
+            <NumberField
+              label="Batch count"
+              id="batchCount"
+              value={draft.defaults.batchCount}
+              error={fieldErrors['defaults.batchCount']}
+              onChange={(v) => setDefault('batchCount', v)}
+            />
+            <NumberField
+              label="Seed (-1 = random)"
+              id="seed"
+              value={draft.defaults.seed}
+              error={fieldErrors['defaults.seed']}
+              onChange={(v) => setDefault('seed', v)}
+            />
             <Field label="Random numbers" id="rng" error={fieldErrors['defaults.rng']}>
-              <select id="rng" value={draft.defaults.rng} onChange={(e) => setDefault('rng', e.target.value as SettingsDraft['defaults']['rng'])}>
+              <select
+                id="rng"
+                value={draft.defaults.rng}
+                onChange={(e) => setDefault('rng', e.target.value as SettingsDraft['defaults']['rng'])}
+              >
                 <option value="torch-cpu">torch CPU (same seeds as A1111/diffusers)</option>
                 <option value="fast">fast</option>
               </select>
@@ -165,7 +231,10 @@ export function SettingsPage() {
             Reset to defaults
           </button>
           {status && (
-            <span role={status.kind === 'error' ? 'alert' : 'status'} className={status.kind === 'error' ? 'field-error' : 'ok'}>
+            <span
+              role={status.kind === 'error' ? 'alert' : 'status'}
+              className={status.kind === 'error' ? 'field-error' : 'ok'}
+            >
               {status.text}
             </span>
           )}
@@ -194,7 +263,14 @@ function Field(props: { label: string; id: string; error?: string | undefined; c
   );
 }
 
-function NumberField(props: { label: string; id: string; value: number; step?: string; error?: string | undefined; onChange: (v: number) => void }) {
+function NumberField(props: {
+  label: string;
+  id: string;
+  value: number;
+  step?: string;
+  error?: string | undefined;
+  onChange: (v: number) => void;
+}) {
   return (
     <Field label={props.label} id={props.id} error={props.error}>
       <input

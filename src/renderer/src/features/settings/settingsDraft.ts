@@ -9,7 +9,11 @@ export function toggleProvider(list: readonly ExecutionProvider[], p: ExecutionP
   return list.includes(p) ? list.filter((x) => x !== p) : [...list, p];
 }
 
-export function moveProvider(list: readonly ExecutionProvider[], p: ExecutionProvider, delta: -1 | 1): ExecutionProvider[] {
+export function moveProvider(
+  list: readonly ExecutionProvider[],
+  p: ExecutionProvider,
+  delta: -1 | 1,
+): ExecutionProvider[] {
   const i = list.indexOf(p);
   const j = i + delta;
   if (i < 0 || j < 0 || j >= list.length) return [...list];

@@ -1,0 +1,16 @@
+/**
+ * Builds the real AppServices over a real settings file in a temp folder, exactly as the web host's
+ * composition root does, for tests that need the whole service layer without a process.
+ */
+import { AppServices } from '../../src/main/AppServices';
+import { openNodeSettingsStore } from '../../src/main/platform/node/settingsStore';
+
+export function createTestApp(dataDir: string): AppServices {
+  return new AppServices({
+    host: 'web',
+    version: '0.0.0-test',
+    dataDir,
+    settingsStore: openNodeSettingsStore(dataDir),
+    openExternal: async () => false,
+  });
+}
