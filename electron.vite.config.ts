@@ -24,6 +24,10 @@ export default defineConfig({
           index: resolve(root, 'src/main/index.ts'),
           // Web-host composition root: plain Node, no Electron.
           web: resolve(root, 'src/main/web.ts'),
+          // The engine process (utilityProcess in Electron, child_process.fork elsewhere).
+          engine: resolve(root, 'src/main/engine/process/engineProcess.ts'),
+          // The `sumi` command line.
+          cli: resolve(root, 'src/main/cli.ts'),
         },
       },
     },

@@ -2,7 +2,7 @@
  * The services both hosts share, built from the ports each composition root passes in. Neither this
  * file nor anything it imports touches Electron.
  */
-import type { AppInfo, EngineState } from '@contract';
+import type { AppInfo, EngineState, Settings } from '@contract';
 import { createHandlers } from './ipc/handlers';
 import { EventHub } from './ipc/EventHub';
 import { createRouter, type Router } from './ipc/router';
@@ -10,6 +10,10 @@ import { NoticeBoard } from './services/app/NoticeBoard';
 import { defaultSettings } from './services/settings/defaults';
 import { SettingsService } from './services/settings/SettingsService';
 import type { OpenedStore } from './platform/openConfStore';
+import { EngineClient, type SpawnEngine } from './services/generation/EngineClient';
+import { GenerationService } from './services/generation/GenerationService';
+import type { ImageCodec } from './services/generation/ImageCodec';
+import { ensureDemoModel } from './services/models/demoModel';
 import { isAllowedExternalUrl } from './platform/externalUrls';
 
 export interface AppPorts {
@@ -17,6 +21,9 @@ export interface AppPorts {
   version: string;
   dataDir: string;
   settingsStore: OpenedStore;
+  /** Starts the engine process (utilityProcess in Electron, child_process.fork elsewhere). */
+  spawnEngine: SpawnEngine;
+  codec: ImageCodec;
   /** Opens an allow-listed https URL in the user's browser; false where the host cannot. */
   openExternal: (url: string) => Promise<boolean>;
   log?: (message: string, err?: unknown) => void;
@@ -27,6 +34,8 @@ export class AppServices {
   readonly notices = new NoticeBoard(this.hub.emit);
   readonly settings: SettingsService;
   readonly router: Router;
+  readonly engine: EngineClient;
+  readonly generation: GenerationService;
   private engineState: EngineState = {
     state: 'stopped',
     provider: null,
@@ -40,6 +49,20 @@ export class AppServices {
       defaults: defaultSettings(ports.dataDir),
       emit: this.hub.emit,
       notices: this.notices,
+    });
+    this.engine = new EngineClient(ports.spawnEngine, {
+      providers: this.settings.get().executionProviders,
+      onState: (state) => this.setEngineState(state),
+    });
+    this.hub.subscribe((event, payload) => {
+      if (event === 'settings.changed') this.engine.setProviders((payload as Settings).executionProviders);
+    });
+    this.generation = new GenerationService({
+      engine: this.engine,
+      codec: ports.codec,
+      emit: this.hub.emit,
+      outputDir: () => this.settings.get().outputDir,
+      demoModel: () => ensureDemoModel(this.settings.get().modelsDir),
     });
     this.router = createRouter(createHandlers(this), {
       checkOutputs: process.env.NODE_ENV !== 'production',
@@ -62,6 +85,10 @@ export class AppServices {
   setEngineState(state: EngineState): void {
     this.engineState = state;
     this.hub.emit('engine.state', state);
+  }
+
+  async dispose(): Promise<void> {
+    await this.engine.dispose();
   }
 
   async openExternal(url: string): Promise<boolean> {

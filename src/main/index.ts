@@ -13,6 +13,8 @@ import { contentSecurityPolicy } from './platform/csp';
 import { openElectronSettingsStore } from './platform/electron/settingsStore';
 import { isAllowedExternalUrl } from './platform/externalUrls';
 import { mimeTypeOf, resolveMediaPath } from './platform/mediaPaths';
+import { utilityEngine } from './platform/electron/utilityEngine';
+import { sharpCodec } from './platform/sharpCodec';
 import { APP_HOST, APP_SCHEME, MEDIA_SCHEME, isAppUrl } from './platform/electron/origins';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -74,6 +76,8 @@ async function start(): Promise<void> {
     version: app.getVersion(),
     dataDir,
     settingsStore: openElectronSettingsStore(dataDir),
+    spawnEngine: utilityEngine(join(here, 'engine.js')),
+    codec: sharpCodec,
     openExternal: async (url) => {
       await shell.openExternal(url);
       return true;
@@ -124,6 +128,7 @@ async function start(): Promise<void> {
     }
   });
 
+  app.on('before-quit', () => void services.dispose());
   createWindow();
 }
 

@@ -13,6 +13,8 @@ import { attachWsTransport } from './ipc/wsTransport';
 import { defaultDataDir } from './platform/node/dataDir';
 import { openNodeSettingsStore } from './platform/node/settingsStore';
 import { startWebServer } from './platform/node/WebServer';
+import { forkEngine } from './platform/node/forkEngine';
+import { sharpCodec } from './platform/sharpCodec';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -46,6 +48,8 @@ async function main(): Promise<void> {
     dataDir,
     settingsStore: openNodeSettingsStore(dataDir),
     openExternal: async () => false,
+    spawnEngine: forkEngine(join(here, 'engine.js')),
+    codec: sharpCodec,
     log: (message, err) => console.error(`[sumi] ${message}`, err),
   });
 
@@ -60,7 +64,7 @@ async function main(): Promise<void> {
 
   const stop = (): void => {
     detach();
-    void server.close().then(() => process.exit(0));
+    void Promise.allSettled([server.close(), app.dispose()]).then(() => process.exit(0));
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

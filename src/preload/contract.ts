@@ -60,6 +60,7 @@ export const samplerNames = [
   'lms',
   'ddpm',
   'lcm',
+  'unipc',
 ] as const;
 export const zSamplerName = z.enum(samplerNames);
 export type SamplerName = z.infer<typeof zSamplerName>;
@@ -161,6 +162,83 @@ export const zAppInfo = z.object({
 export type AppInfo = z.infer<typeof zAppInfo>;
 
 // ---------------------------------------------------------------------------------------------
+// Generation jobs
+// ---------------------------------------------------------------------------------------------
+
+/** The built-in demo model (tiny, random weights): what `model` means when none is chosen. */
+export const DEMO_MODEL = 'demo';
+
+const zPrompt = z.string().max(20_000, 'is longer than 20,000 characters');
+
+export const zGenerateRequest = z
+  .strictObject({
+    mode: z.enum(['txt2img', 'img2img']),
+    /** A model folder path, or DEMO_MODEL. */
+    model: z.string().min(1).max(4096).default(DEMO_MODEL),
+    prompt: zPrompt,
+    negativePrompt: zPrompt.default(''),
+    sampler: zSamplerName,
+    steps: z.int().min(1).max(150),
+    cfg: z.number().min(0).max(30),
+    width: zImageSide,
+    height: zImageSide,
+    /** -1 draws a random seed. */
+    seed: z.int().min(-1).max(4294967295),
+    rng: zRngKind,
+    batchSize: z.int().min(1).max(8).default(1),
+    batchCount: z.int().min(1).max(100).default(1),
+    /** img2img: a PNG or JPEG as base64 (resized to width x height), and how much to repaint. */
+    initImage: z.base64().max(64 * 1024 * 1024, 'is larger than 48 MB').optional(),
+    strength: z.number().gt(0).max(1).default(0.75),
+  })
+  .superRefine((req, ctx) => {
+    if (req.mode === 'img2img' && !req.initImage) {
+      ctx.addIssue({ code: 'custom', path: ['initImage'], message: 'is required for img2img' });
+    }
+    if (req.mode === 'txt2img' && req.initImage) {
+      ctx.addIssue({ code: 'custom', path: ['initImage'], message: 'clashes with mode txt2img (use img2img)' });
+    }
+  });
+export type GenerateRequest = z.infer<typeof zGenerateRequest>;
+
+export const jobStatuses = ['queued', 'running', 'done', 'failed', 'cancelled'] as const;
+
+export const zJobResult = z.object({
+  /** Media path, served by `sumi-media://` or the web host's /media/ route. */
+  media: z.string(),
+  seed: z.number(),
+  width: z.number(),
+  height: z.number(),
+});
+
+export const zJob = z.object({
+  id: z.string(),
+  status: z.enum(jobStatuses),
+  request: z.object({ prompt: z.string(), model: z.string(), mode: z.string(), width: z.number(), height: z.number(), steps: z.number(), batchCount: z.number(), batchSize: z.number(), seed: z.number() }),
+  createdAt: z.string(),
+  startedAt: z.string().nullable(),
+  finishedAt: z.string().nullable(),
+  error: zStudioError.nullable(),
+  results: z.array(zJobResult),
+  provider: z.string().nullable(),
+});
+export type Job = z.infer<typeof zJob>;
+
+export const zJobProgress = z.object({
+  id: z.string(),
+  /** Which image of the batch count is being made (0-based) and of how many. */
+  run: z.number(),
+  runs: z.number(),
+  step: z.number(),
+  total: z.number(),
+  itPerSec: z.number().nullable(),
+  etaMs: z.number().nullable(),
+  /** A small PNG data URL approximating the image at this step. */
+  preview: z.string().nullable(),
+});
+export type JobProgress = z.infer<typeof zJobProgress>;
+
+// ---------------------------------------------------------------------------------------------
 // Methods and events
 // ---------------------------------------------------------------------------------------------
 
@@ -181,12 +259,18 @@ export const methods = {
   'settings.get': { input: zNone, output: zSettings },
   'settings.update': { input: zSettingsPatch, output: zSettings },
   'settings.reset': { input: zNone, output: zSettings },
+  'generate.submit': { input: zGenerateRequest, output: z.object({ jobId: z.string() }) },
+  'jobs.list': { input: zNone, output: z.array(zJob) },
+  'jobs.cancel': { input: z.strictObject({ id: z.string().min(1) }), output: zNone },
+  'jobs.move': { input: z.strictObject({ id: z.string().min(1), toIndex: z.int().min(0) }), output: zNone },
 } as const satisfies Record<string, MethodSpec>;
 
 export const events = {
   'settings.changed': zSettings,
   'app.notice': zNotice,
   'engine.state': zEngineState,
+  'job.updated': zJob,
+  'job.progress': zJobProgress,
 } as const satisfies Record<string, z.ZodType>;
 
 export type Methods = typeof methods;

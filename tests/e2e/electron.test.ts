@@ -39,7 +39,10 @@ describe.skipIf(!binary)('Electron host', () => {
       await page.waitForLoadState('domcontentloaded');
       expect(page.url()).toBe('sumi-app://bundle/index.html');
       const prefs = await app.evaluate(({ BrowserWindow }) =>
-        BrowserWindow.getAllWindows().map((w) => w.webContents.getLastWebPreferences()),
+        // getLastWebPreferences() is real but missing from Electron's typings.
+        BrowserWindow.getAllWindows().map((w) =>
+          (w.webContents as unknown as { getLastWebPreferences(): Record<string, unknown> }).getLastWebPreferences(),
+        ),
       );
       expect(prefs.length).toBeGreaterThan(0);
       for (const p of prefs) {

@@ -4,6 +4,8 @@
  */
 import { AppServices } from '../../src/main/AppServices';
 import { openNodeSettingsStore } from '../../src/main/platform/node/settingsStore';
+import { sharpCodec } from '../../src/main/platform/sharpCodec';
+import { spawnTestEngine } from './engineHarness';
 
 export function createTestApp(dataDir: string): AppServices {
   return new AppServices({
@@ -12,5 +14,7 @@ export function createTestApp(dataDir: string): AppServices {
     dataDir,
     settingsStore: openNodeSettingsStore(dataDir),
     openExternal: async () => false,
+    spawnEngine: spawnTestEngine(),
+    codec: sharpCodec,
   });
 }

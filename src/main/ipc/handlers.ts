@@ -13,5 +13,15 @@ export function createHandlers(app: AppServices): Handlers {
     'settings.get': () => app.settings.get(),
     'settings.update': (patch) => app.settings.update(patch),
     'settings.reset': () => app.settings.reset(),
+    'generate.submit': (request) => app.generation.submit(request),
+    'jobs.list': () => app.generation.list(),
+    'jobs.cancel': ({ id }) => {
+      app.generation.cancel(id);
+      return {};
+    },
+    'jobs.move': ({ id, toIndex }) => {
+      app.generation.move(id, toIndex);
+      return {};
+    },
   };
 }

@@ -1,0 +1,280 @@
+/**
+ * The `sumi` command line, over the same engine process and services as the app. Scriptable:
+ * `--json` prints one JSON object; errors print `sumi: <what went wrong>` and exit non-zero.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { executionProviders, rngKinds, samplerNames, type ExecutionProvider, type SamplerName } from '@contract';
+import type { DiffusionRequest } from './engine/pipelines/StableDiffusionPipeline';
+import { AppError } from './services/AppError';
+import { EngineClient } from './services/generation/EngineClient';
+import { ensureDemoModel } from './services/models/demoModel';
+import { defaultSettings } from './services/settings/defaults';
+import { defaultDataDir } from './platform/node/dataDir';
+import { forkEngine } from './platform/node/forkEngine';
+import { sharpCodec } from './platform/sharpCodec';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+class UsageError extends Error {}
+
+const usage = `Usage:
+  sumi generate --prompt TEXT --out FILE.png [options]
+      --model DIR          diffusers ONNX model folder (default: the built-in demo model)
+      --negative TEXT      negative prompt
+      --sampler NAME       ${samplerNames.join(', ')}
+      --steps N  --cfg X  --seed N  --width W  --height H  --batch N
+      --init IMG --strength S      img2img from an image (PNG/JPEG/WebP)
+      --noise FILE         starting noise: raw little-endian float32, NCHW [batch,4,H/8,W/8]
+      --out-latents FILE   write the final latents (before VAE scaling) as raw float32
+      --rng fast|torch-cpu --provider ${executionProviders.join('|')}
+      --json               print the resolved recipe, provider and timings as JSON
+  sumi tokenize [--model DIR] TEXT       token ids with begin/end, no padding
+  sumi models probe DIR                  family, prediction type, precision, parts, sizes
+  sumi schedulers                        the sampler names
+Common: --data DIR (data folder; default: the app's)`;
+
+function fail(message: string, code = 1): never {
+  process.stderr.write(`sumi: ${message}\n`);
+  process.exit(code);
+}
+
+function print(value: unknown, json: boolean, text: string): void {
+  process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${text}\n`);
+}
+
+function intOption(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+  if (raw === undefined) return fallback;
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < min || v > max) throw new UsageError(`--${name} must be a whole number from ${min} to ${max} (got ${JSON.stringify(raw)}).`);
+  return v;
+}
+
+function numberOption(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+  if (raw === undefined) return fallback;
+  const v = Number(raw);
+  if (!Number.isFinite(v) || v < min || v > max) throw new UsageError(`--${name} must be a number from ${min} to ${max} (got ${JSON.stringify(raw)}).`);
+  return v;
+}
+
+function oneOf<T extends string>(name: string, raw: string | undefined, allowed: readonly T[], fallback: T): T {
+  if (raw === undefined) return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) throw new UsageError(`--${name} must be one of ${allowed.join(', ')} (got ${JSON.stringify(raw)}).`);
+  return raw as T;
+}
+
+/** sha256 over every file of a model folder, in path order: the recipe's model hash. */
+async function folderHash(dir: string): Promise<string> {
+  const files: string[] = [];
+  const walk = (d: string): void => {
+    for (const entry of readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const p = join(d, entry.name);
+      if (entry.isDirectory()) walk(p);
+      else if (entry.isFile()) files.push(p);
+    }
+  };
+  walk(dir);
+  const outer = createHash('sha256');
+  for (const file of files) {
+    const inner = createHash('sha256');
+    for await (const chunk of createReadStream(file)) inner.update(chunk as Buffer);
+    outer.update(`${file.slice(dir.length + 1).split(/[\\/]/).join('/')}\0${inner.digest('hex')}\n`);
+  }
+  return outer.digest('hex');
+}
+
+async function withEngine<T>(providers: ExecutionProvider[], work: (engine: EngineClient) => Promise<T>): Promise<T> {
+  const engine = new EngineClient(forkEngine(join(here, 'engine.js')), { providers });
+  try {
+    return await work(engine);
+  } finally {
+    await engine.dispose();
+  }
+}
+
+async function resolveModel(model: string | undefined, dataDir: string): Promise<string> {
+  if (model) {
+    const dir = resolve(model);
+    if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`--model ${model}: no such folder.`);
+    return dir;
+  }
+  return ensureDemoModel(join(dataDir, 'models'));
+}
+
+async function generate(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      model: { type: 'string' },
+      prompt: { type: 'string' },
+      negative: { type: 'string', default: '' },
+      sampler: { type: 'string' },
+      steps: { type: 'string' },
+      cfg: { type: 'string' },
+      seed: { type: 'string' },
+      width: { type: 'string' },
+      height: { type: 'string' },
+      init: { type: 'string' },
+      strength: { type: 'string' },
+      batch: { type: 'string' },
+      noise: { type: 'string' },
+      'out-latents': { type: 'string' },
+      rng: { type: 'string' },
+      provider: { type: 'string' },
+      out: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      data: { type: 'string' },
+    },
+  });
+  if (values.prompt === undefined) throw new UsageError('--prompt is required.');
+  if (!values.out) throw new UsageError('--out FILE.png is required.');
+  const defaults = defaultSettings('/').defaults;
+  const width = intOption('width', values.width, defaults.width, 64, 4096);
+  const height = intOption('height', values.height, defaults.height, 64, 4096);
+  if (width % 8 || height % 8) throw new UsageError(`--width and --height must be multiples of 8 (got ${width}x${height}).`);
+  const batchSize = intOption('batch', values.batch, 1, 1, 8);
+  const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 32) : intOption('seed', values.seed, 0, 0, 2 ** 32 - 1);
+  const request: DiffusionRequest = {
+    prompt: values.prompt,
+    negativePrompt: values.negative ?? '',
+    width,
+    height,
+    steps: intOption('steps', values.steps, defaults.steps, 1, 150),
+    cfg: numberOption('cfg', values.cfg, defaults.cfg, 0, 30),
+    sampler: oneOf<SamplerName>('sampler', values.sampler, samplerNames, defaults.sampler),
+    seed,
+    rng: oneOf('rng', values.rng, rngKinds, defaults.rng),
+    batchSize,
+  };
+  if (values.noise) {
+    const bytes = readFileSync(values.noise);
+    const expected = batchSize * 4 * (height / 8) * (width / 8) * 4;
+    if (bytes.length !== expected) {
+      throw new UsageError(`--noise ${values.noise} has ${bytes.length} bytes; ${batchSize}x4x${height / 8}x${width / 8} float32 needs ${expected}.`);
+    }
+    request.noise = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
+  }
+  if (values.init) {
+    const image = await sharpCodec.decodeTo(readFileSync(values.init), width, height);
+    request.init = { image, strength: numberOption('strength', values.strength, 0.75, 0.01, 1) };
+  } else if (values.strength !== undefined) {
+    throw new UsageError('--strength needs --init IMG.');
+  }
+  const provider = values.provider ? oneOf<ExecutionProvider>('provider', values.provider, executionProviders, 'cpu') : null;
+  const dataDir = values.data ? resolve(values.data) : defaultDataDir();
+  const modelDir = await resolveModel(values.model, dataDir);
+  const started = performance.now();
+  const result = await withEngine(provider ? [provider] : [...defaultSettings('/').executionProviders], (engine) => {
+    const call = { id: 'cli', modelDir, request, wantLatents: Boolean(values['out-latents']) };
+    return engine.generate(call);
+  });
+  const totalMs = performance.now() - started;
+  const out = resolve(values.out);
+  const files: string[] = [];
+  for (const [i, image] of result.images.entries()) {
+    const file = i === 0 ? out : out.replace(/(\.png)?$/i, `-${i + 1}.png`);
+    writeFileSync(file, await sharpCodec.encodePng(image));
+    files.push(file);
+  }
+  if (values['out-latents'] && result.latents) {
+    const l = result.latents;
+    writeFileSync(values['out-latents'], Buffer.from(l.buffer, l.byteOffset, l.byteLength));
+  }
+  const summary = {
+    files,
+    recipe: {
+      prompt: request.prompt,
+      negativePrompt: request.negativePrompt,
+      seed,
+      width,
+      height,
+      sampler: request.sampler,
+      steps: request.steps,
+      cfg: request.cfg,
+      batchSize,
+      rng: request.rng,
+      mode: request.init ? 'img2img' : 'txt2img',
+      ...(request.init ? { strength: request.init.strength } : {}),
+      model: modelDir,
+      modelHash: await folderHash(modelDir),
+      family: result.probe.family,
+      predictionType: result.probe.predictionType,
+    },
+    provider: result.provider,
+    timings: { ...result.timings, totalMs },
+  };
+  print(summary, values.json, files.join('\n'));
+}
+
+async function tokenize(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { model: { type: 'string' }, data: { type: 'string' }, json: { type: 'boolean', default: true } } });
+  const text = positionals.join(' ');
+  if (!text) throw new UsageError('tokenize needs TEXT.');
+  const modelDir = await resolveModel(values.model, values.data ? resolve(values.data) : defaultDataDir());
+  const ids = await withEngine(['cpu'], (engine) => engine.tokenize(modelDir, text));
+  process.stdout.write(`${JSON.stringify(ids)}\n`);
+}
+
+async function models(args: string[]): Promise<void> {
+  const [sub, ...rest] = args;
+  if (sub !== 'probe') throw new UsageError('models needs a subcommand: probe DIR.');
+  const { positionals } = parseArgs({ args: rest, allowPositionals: true, options: { json: { type: 'boolean', default: true } } });
+  const dir = positionals[0];
+  if (!dir) throw new UsageError('models probe needs DIR.');
+  if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`${dir}: no such folder.`);
+  const report = await withEngine(['cpu'], (engine) => engine.probe(resolve(dir)));
+  const { probe } = report;
+  print(
+    {
+      family: probe.family,
+      predictionType: probe.predictionType,
+      precision: probe.precision,
+      inpainting: probe.inpainting,
+      lcm: probe.lcm,
+      crossAttentionDim: probe.crossAttentionDim,
+      unetInChannels: probe.unetInChannels,
+      vaeScalingFactor: probe.vaeScalingFactor,
+      demo: report.marker?.demo ?? false,
+      parts: report.parts,
+      totalBytes: report.parts.reduce((s, p) => s + p.bytes, 0),
+    },
+    true,
+    '',
+  );
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'generate':
+      return generate(rest);
+    case 'tokenize':
+      return tokenize(rest);
+    case 'models':
+      return models(rest);
+    case 'schedulers':
+      process.stdout.write(`${JSON.stringify(samplerNames)}\n`);
+      return;
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(`${usage}\n`);
+      return;
+    default:
+      throw new UsageError(`unknown command ${JSON.stringify(command)}.`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  () => process.exit(0),
+  (err: unknown) => {
+    if (err instanceof UsageError) fail(`${err.message}\n\n${usage}`, 2);
+    if (err instanceof AppError) fail(err.message);
+    if (err instanceof TypeError && 'code' in err && String((err as { code: unknown }).code).startsWith('ERR_PARSE_ARGS')) fail(`${err.message}\n\n${usage}`, 2);
+    fail(err instanceof Error ? err.message : String(err));
+  },
+);

@@ -1,0 +1,224 @@
+/**
+ * The job queue: ordered, one job on the accelerator at a time, cancel and reorder, progress and
+ * previews as events, results written as PNG files into the output folder (atomically: temp file,
+ * fsync, rename). The gallery takes over storage when it lands.
+ */
+import { randomInt, randomUUID } from 'node:crypto';
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { DEMO_MODEL, type GenerateRequest, type Job, type JobProgress } from '@contract';
+import type { Emit } from '../../ipc/EventHub';
+import type { DiffusionRequest } from '../../engine/pipelines/StableDiffusionPipeline';
+import { AppError } from '../AppError';
+import type { EngineClient } from './EngineClient';
+import type { ImageCodec } from './ImageCodec';
+
+export interface GenerationDeps {
+  engine: EngineClient;
+  codec: ImageCodec;
+  emit: Emit;
+  outputDir: () => string;
+  /** Returns the demo model's folder, creating it on first use. */
+  demoModel: () => Promise<string>;
+  previewEvery?: number;
+}
+
+interface JobRecord {
+  job: Job;
+  request: GenerateRequest;
+}
+
+const PREVIEW_EVERY = 2;
+
+export class GenerationService {
+  private readonly queue: JobRecord[] = [];
+  private readonly finished: JobRecord[] = [];
+  private running: JobRecord | null = null;
+  private pumping = false;
+
+  constructor(private readonly deps: GenerationDeps) {}
+
+  submit(request: GenerateRequest): { jobId: string } {
+    const seed = request.seed === -1 ? randomInt(0, 2 ** 32 - 1) : request.seed;
+    const job: Job = {
+      id: randomUUID(),
+      status: 'queued',
+      request: {
+        prompt: request.prompt,
+        model: request.model,
+        mode: request.mode,
+        width: request.width,
+        height: request.height,
+        steps: request.steps,
+        batchCount: request.batchCount,
+        batchSize: request.batchSize,
+        seed,
+      },
+      createdAt: new Date().toISOString(),
+      startedAt: null,
+      finishedAt: null,
+      error: null,
+      results: [],
+      provider: null,
+    };
+    const record = { job, request: { ...request, seed } };
+    this.queue.push(record);
+    this.deps.emit('job.updated', job);
+    void this.pump();
+    return { jobId: job.id };
+  }
+
+  list(): Job[] {
+    return [...this.finished, ...(this.running ? [this.running] : []), ...this.queue].map((r) => structuredClone(r.job));
+  }
+
+  cancel(id: string): void {
+    const index = this.queue.findIndex((r) => r.job.id === id);
+    if (index >= 0) {
+      const [record] = this.queue.splice(index, 1);
+      if (record) this.finish(record, 'cancelled', null);
+      return;
+    }
+    if (this.running?.job.id === id) {
+      this.deps.engine.cancel(id);
+      return;
+    }
+    if (!this.finished.some((r) => r.job.id === id)) throw new AppError('NOT_FOUND', `No job ${id}.`);
+  }
+
+  move(id: string, toIndex: number): void {
+    const index = this.queue.findIndex((r) => r.job.id === id);
+    if (index < 0) throw new AppError('NOT_FOUND', `Job ${id} is not waiting in the queue (only queued jobs can move).`);
+    const [record] = this.queue.splice(index, 1);
+    if (record) this.queue.splice(Math.min(toIndex, this.queue.length), 0, record);
+  }
+
+  /** Resolves when the queue is empty and nothing is running (tests, CLI). */
+  async idle(): Promise<void> {
+    while (this.running || this.queue.length) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  private async pump(): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      for (let next = this.queue.shift(); next; next = this.queue.shift()) {
+        this.running = next;
+        await this.run(next);
+        this.running = null;
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private async run(record: JobRecord): Promise<void> {
+    const { job, request } = record;
+    job.status = 'running';
+    job.startedAt = new Date().toISOString();
+    this.deps.emit('job.updated', structuredClone(job));
+    try {
+      const modelDir = request.model === DEMO_MODEL ? await this.deps.demoModel() : request.model;
+      const init =
+        request.mode === 'img2img' && request.initImage
+          ? { image: await this.deps.codec.decodeTo(Buffer.from(request.initImage, 'base64'), request.width, request.height), strength: request.strength }
+          : undefined;
+      for (let run = 0; run < request.batchCount; run++) {
+        const seed = (job.request.seed + run) % 2 ** 32;
+        const diffusion: DiffusionRequest = {
+          prompt: request.prompt,
+          negativePrompt: request.negativePrompt,
+          width: request.width,
+          height: request.height,
+          steps: request.steps,
+          cfg: request.cfg,
+          sampler: request.sampler,
+          seed,
+          rng: request.rng,
+          batchSize: request.batchSize,
+        };
+        if (init) diffusion.init = init;
+        const started = performance.now();
+        const result = await this.deps.engine.generate({
+          id: job.id,
+          modelDir,
+          request: diffusion,
+          previewEvery: this.deps.previewEvery ?? PREVIEW_EVERY,
+          onStep: (step, total, preview) => void this.progress(job.id, run, request.batchCount, step, total, started, preview),
+        });
+        job.provider = result.provider;
+        for (const [i, image] of result.images.entries()) {
+          const media = await this.save(await this.deps.codec.encodePng(image), seed, i);
+          job.results.push({ media, seed, width: image.width, height: image.height });
+        }
+        this.deps.emit('job.updated', structuredClone(job));
+      }
+      this.finish(record, 'done', null);
+    } catch (err) {
+      const cancelled = err instanceof AppError && err.code === 'CANCELLED';
+      const shape =
+        err instanceof AppError ? err.toShape() : { code: 'INTERNAL' as const, message: err instanceof Error ? err.message : String(err) };
+      this.finish(record, cancelled ? 'cancelled' : 'failed', cancelled ? null : shape);
+    }
+  }
+
+  private finish(record: JobRecord, status: Job['status'], error: Job['error']): void {
+    record.job.status = status;
+    record.job.error = error;
+    record.job.finishedAt = new Date().toISOString();
+    this.finished.push(record);
+    if (this.finished.length > 200) this.finished.shift();
+    this.deps.emit('job.updated', structuredClone(record.job));
+  }
+
+  private async progress(
+    id: string,
+    run: number,
+    runs: number,
+    step: number,
+    total: number,
+    started: number,
+    preview?: { width: number; height: number; data: Uint8Array },
+  ): Promise<void> {
+    const elapsed = (performance.now() - started) / 1000;
+    const itPerSec = elapsed > 0 ? step / elapsed : null;
+    const event: JobProgress = {
+      id,
+      run,
+      runs,
+      step,
+      total,
+      itPerSec,
+      etaMs: itPerSec ? ((total - step) / itPerSec) * 1000 : null,
+      preview: preview ? `data:image/png;base64,${(await this.deps.codec.encodePng(preview)).toString('base64')}` : null,
+    };
+    this.deps.emit('job.progress', event);
+  }
+
+  /** Writes a PNG atomically into `<outputDir>/<date>/` and returns its media path. */
+  private async save(png: Buffer, seed: number, index: number): Promise<string> {
+    const root = this.deps.outputDir();
+    const day = new Date().toISOString().slice(0, 10);
+    const dir = join(root, day);
+    mkdirSync(dir, { recursive: true });
+    const name = `${Date.now()}-${seed}-${index}.png`;
+    const final = join(dir, name);
+    const temp = join(dir, `.${name}.tmp`);
+    const fd = openSync(temp, 'w');
+    try {
+      writeSync(fd, png);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temp, final);
+    try {
+      const dirFd = openSync(dir, 'r');
+      fsyncSync(dirFd);
+      closeSync(dirFd);
+    } catch {
+      // Directories cannot be fsynced on Windows; the rename is still atomic there.
+    }
+    return `outputs/${relative(root, final).split(/[\\/]/).join('/')}`;
+  }
+}
