@@ -49,20 +49,23 @@ function print(value: unknown, json: boolean, text: string): void {
 function intOption(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
   if (raw === undefined) return fallback;
   const v = Number(raw);
-  if (!Number.isInteger(v) || v < min || v > max) throw new UsageError(`--${name} must be a whole number from ${min} to ${max} (got ${JSON.stringify(raw)}).`);
+  if (!Number.isInteger(v) || v < min || v > max)
+    throw new UsageError(`--${name} must be a whole number from ${min} to ${max} (got ${JSON.stringify(raw)}).`);
   return v;
 }
 
 function numberOption(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
   if (raw === undefined) return fallback;
   const v = Number(raw);
-  if (!Number.isFinite(v) || v < min || v > max) throw new UsageError(`--${name} must be a number from ${min} to ${max} (got ${JSON.stringify(raw)}).`);
+  if (!Number.isFinite(v) || v < min || v > max)
+    throw new UsageError(`--${name} must be a number from ${min} to ${max} (got ${JSON.stringify(raw)}).`);
   return v;
 }
 
 function oneOf<T extends string>(name: string, raw: string | undefined, allowed: readonly T[], fallback: T): T {
   if (raw === undefined) return fallback;
-  if (!(allowed as readonly string[]).includes(raw)) throw new UsageError(`--${name} must be one of ${allowed.join(', ')} (got ${JSON.stringify(raw)}).`);
+  if (!(allowed as readonly string[]).includes(raw))
+    throw new UsageError(`--${name} must be one of ${allowed.join(', ')} (got ${JSON.stringify(raw)}).`);
   return raw as T;
 }
 
@@ -81,7 +84,12 @@ async function folderHash(dir: string): Promise<string> {
   for (const file of files) {
     const inner = createHash('sha256');
     for await (const chunk of createReadStream(file)) inner.update(chunk as Buffer);
-    outer.update(`${file.slice(dir.length + 1).split(/[\\/]/).join('/')}\0${inner.digest('hex')}\n`);
+    outer.update(
+      `${file
+        .slice(dir.length + 1)
+        .split(/[\\/]/)
+        .join('/')}\0${inner.digest('hex')}\n`,
+    );
   }
   return outer.digest('hex');
 }
@@ -98,7 +106,8 @@ async function withEngine<T>(providers: ExecutionProvider[], work: (engine: Engi
 async function resolveModel(model: string | undefined, dataDir: string): Promise<string> {
   if (model) {
     const dir = resolve(model);
-    if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`--model ${model}: no such folder.`);
+    if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory())
+      throw new UsageError(`--model ${model}: no such folder.`);
     return dir;
   }
   return ensureDemoModel(join(dataDir, 'models'));
@@ -134,9 +143,11 @@ async function generate(args: string[]): Promise<void> {
   const defaults = defaultSettings('/').defaults;
   const width = intOption('width', values.width, defaults.width, 64, 4096);
   const height = intOption('height', values.height, defaults.height, 64, 4096);
-  if (width % 8 || height % 8) throw new UsageError(`--width and --height must be multiples of 8 (got ${width}x${height}).`);
+  if (width % 8 || height % 8)
+    throw new UsageError(`--width and --height must be multiples of 8 (got ${width}x${height}).`);
   const batchSize = intOption('batch', values.batch, 1, 1, 8);
-  const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 32) : intOption('seed', values.seed, 0, 0, 2 ** 32 - 1);
+  const seed =
+    values.seed === undefined ? Math.floor(Math.random() * 2 ** 32) : intOption('seed', values.seed, 0, 0, 2 ** 32 - 1);
   const request: DiffusionRequest = {
     prompt: values.prompt,
     negativePrompt: values.negative ?? '',
@@ -153,7 +164,9 @@ async function generate(args: string[]): Promise<void> {
     const bytes = readFileSync(values.noise);
     const expected = batchSize * 4 * (height / 8) * (width / 8) * 4;
     if (bytes.length !== expected) {
-      throw new UsageError(`--noise ${values.noise} has ${bytes.length} bytes; ${batchSize}x4x${height / 8}x${width / 8} float32 needs ${expected}.`);
+      throw new UsageError(
+        `--noise ${values.noise} has ${bytes.length} bytes; ${batchSize}x4x${height / 8}x${width / 8} float32 needs ${expected}.`,
+      );
     }
     request.noise = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
   }
@@ -163,7 +176,9 @@ async function generate(args: string[]): Promise<void> {
   } else if (values.strength !== undefined) {
     throw new UsageError('--strength needs --init IMG.');
   }
-  const provider = values.provider ? oneOf<ExecutionProvider>('provider', values.provider, executionProviders, 'cpu') : null;
+  const provider = values.provider
+    ? oneOf<ExecutionProvider>('provider', values.provider, executionProviders, 'cpu')
+    : null;
   const dataDir = values.data ? resolve(values.data) : defaultDataDir();
   const modelDir = await resolveModel(values.model, dataDir);
   const started = performance.now();
@@ -210,7 +225,11 @@ async function generate(args: string[]): Promise<void> {
 }
 
 async function tokenize(args: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { model: { type: 'string' }, data: { type: 'string' }, json: { type: 'boolean', default: true } } });
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { model: { type: 'string' }, data: { type: 'string' }, json: { type: 'boolean', default: true } },
+  });
   const text = positionals.join(' ');
   if (!text) throw new UsageError('tokenize needs TEXT.');
   const modelDir = await resolveModel(values.model, values.data ? resolve(values.data) : defaultDataDir());
@@ -221,7 +240,11 @@ async function tokenize(args: string[]): Promise<void> {
 async function models(args: string[]): Promise<void> {
   const [sub, ...rest] = args;
   if (sub !== 'probe') throw new UsageError('models needs a subcommand: probe DIR.');
-  const { positionals } = parseArgs({ args: rest, allowPositionals: true, options: { json: { type: 'boolean', default: true } } });
+  const { positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: { json: { type: 'boolean', default: true } },
+  });
   const dir = positionals[0];
   if (!dir) throw new UsageError('models probe needs DIR.');
   if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`${dir}: no such folder.`);
@@ -274,7 +297,12 @@ main(process.argv.slice(2)).then(
   (err: unknown) => {
     if (err instanceof UsageError) fail(`${err.message}\n\n${usage}`, 2);
     if (err instanceof AppError) fail(err.message);
-    if (err instanceof TypeError && 'code' in err && String((err as { code: unknown }).code).startsWith('ERR_PARSE_ARGS')) fail(`${err.message}\n\n${usage}`, 2);
+    if (
+      err instanceof TypeError &&
+      'code' in err &&
+      String((err as { code: unknown }).code).startsWith('ERR_PARSE_ARGS')
+    )
+      fail(`${err.message}\n\n${usage}`, 2);
     fail(err instanceof Error ? err.message : String(err));
   },
 );

@@ -188,7 +188,10 @@ export const zGenerateRequest = z
     batchSize: z.int().min(1).max(8).default(1),
     batchCount: z.int().min(1).max(100).default(1),
     /** img2img: a PNG or JPEG as base64 (resized to width x height), and how much to repaint. */
-    initImage: z.base64().max(64 * 1024 * 1024, 'is larger than 48 MB').optional(),
+    initImage: z
+      .base64()
+      .max(64 * 1024 * 1024, 'is larger than 48 MB')
+      .optional(),
     strength: z.number().gt(0).max(1).default(0.75),
   })
   .superRefine((req, ctx) => {
@@ -214,7 +217,17 @@ export const zJobResult = z.object({
 export const zJob = z.object({
   id: z.string(),
   status: z.enum(jobStatuses),
-  request: z.object({ prompt: z.string(), model: z.string(), mode: z.string(), width: z.number(), height: z.number(), steps: z.number(), batchCount: z.number(), batchSize: z.number(), seed: z.number() }),
+  request: z.object({
+    prompt: z.string(),
+    model: z.string(),
+    mode: z.string(),
+    width: z.number(),
+    height: z.number(),
+    steps: z.number(),
+    batchCount: z.number(),
+    batchSize: z.number(),
+    seed: z.number(),
+  }),
   createdAt: z.string(),
   startedAt: z.string().nullable(),
   finishedAt: z.string().nullable(),

@@ -64,7 +64,11 @@ export class Engine {
     }
   }
 
-  async generate(dir: string, request: DiffusionRequest, options: RunOptions = {}): Promise<DiffusionResult & { model: LoadedModel }> {
+  async generate(
+    dir: string,
+    request: DiffusionRequest,
+    options: RunOptions = {},
+  ): Promise<DiffusionResult & { model: LoadedModel }> {
     const model = await this.load(dir);
     this.running++;
     try {

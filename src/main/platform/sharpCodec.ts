@@ -21,11 +21,19 @@ export const sharpCodec: ImageCodec = {
         .ensureAlpha()
         .raw()
         .toBuffer({ resolveWithObject: true });
-      return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+      return {
+        width: info.width,
+        height: info.height,
+        data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+      };
     } catch (err) {
-      throw new AppError('VALIDATION', `initImage: not a readable image (${err instanceof Error ? err.message : String(err)}).`, {
-        issues: [{ field: 'initImage', message: 'is not a readable PNG, JPEG or WebP image' }],
-      });
+      throw new AppError(
+        'VALIDATION',
+        `initImage: not a readable image (${err instanceof Error ? err.message : String(err)}).`,
+        {
+          issues: [{ field: 'initImage', message: 'is not a readable PNG, JPEG or WebP image' }],
+        },
+      );
     }
   },
 };

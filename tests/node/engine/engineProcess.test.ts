@@ -95,7 +95,9 @@ describe('engine process', () => {
       .catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'ENGINE', message: expect.stringContaining('/nonexistent/model') });
     const dir = await ensureFixture('sd1-optimum');
-    expect((await client.generate({ id: 'job-ok', modelDir: dir, request: { ...request, steps: 1 } })).images).toHaveLength(1);
+    expect(
+      (await client.generate({ id: 'job-ok', modelDir: dir, request: { ...request, steps: 1 } })).images,
+    ).toHaveLength(1);
   });
 
   test('tokenize and probe go through the same process', async () => {

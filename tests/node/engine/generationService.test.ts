@@ -74,8 +74,23 @@ describe('generation service', () => {
     const countPngs = (): number =>
       readdirSync(outputDir, { recursive: true }).filter((f) => String(f).endsWith('.png')).length;
     const before = countPngs();
-    const slow = app.generation.submit({ ...request, model, steps: 40, negativePrompt: '', batchSize: 1, batchCount: 1, strength: 0.75 });
-    const next = app.generation.submit({ ...request, model, negativePrompt: '', batchSize: 1, batchCount: 1, strength: 0.75 });
+    const slow = app.generation.submit({
+      ...request,
+      model,
+      steps: 40,
+      negativePrompt: '',
+      batchSize: 1,
+      batchCount: 1,
+      strength: 0.75,
+    });
+    const next = app.generation.submit({
+      ...request,
+      model,
+      negativePrompt: '',
+      batchSize: 1,
+      batchCount: 1,
+      strength: 0.75,
+    });
     await waitFor(slow.jobId, ['running']);
     while (!progress.some((p) => p.id === slow.jobId)) await new Promise((r) => setTimeout(r, 10));
     app.generation.cancel(slow.jobId);
@@ -114,7 +129,14 @@ describe('generation service', () => {
   });
 
   test('a job on a missing model fails with a message naming it', async () => {
-    const { jobId } = app.generation.submit({ ...request, model: join(temp.dir, 'no-such-model'), negativePrompt: '', batchSize: 1, batchCount: 1, strength: 0.75 });
+    const { jobId } = app.generation.submit({
+      ...request,
+      model: join(temp.dir, 'no-such-model'),
+      negativePrompt: '',
+      batchSize: 1,
+      batchCount: 1,
+      strength: 0.75,
+    });
     const job = await waitFor(jobId, ['done', 'failed']);
     expect(job.status).toBe('failed');
     expect(job.error?.message).toContain('no-such-model');

@@ -102,13 +102,17 @@ describe('pipelines', () => {
     const engine = new Engine({ providers: ['cpu'] });
     const controller = new AbortController();
     const steps: number[] = [];
-    const run = engine.generate(dir, { ...base, steps: 20 }, {
-      signal: controller.signal,
-      onStep: ({ step }) => {
-        steps.push(step);
-        if (step === 2) controller.abort();
+    const run = engine.generate(
+      dir,
+      { ...base, steps: 20 },
+      {
+        signal: controller.signal,
+        onStep: ({ step }) => {
+          steps.push(step);
+          if (step === 2) controller.abort();
+        },
       },
-    });
+    );
     await expect(run).rejects.toMatchObject({ kind: 'cancelled' });
     expect(steps).toEqual([1, 2]);
     // The engine serves the next job.
@@ -147,6 +151,8 @@ describe('pipelines', () => {
     mkdirSync(join(empty, 'unet'), { recursive: true });
     writeFileSync(join(empty, 'model_index.json'), '{}');
     const engine = new Engine({ providers: ['cpu'] });
-    await expect(engine.generate(empty, base)).rejects.toThrow(/not a diffusers ONNX model: text_encoder\/model\.onnx is missing/);
+    await expect(engine.generate(empty, base)).rejects.toThrow(
+      /not a diffusers ONNX model: text_encoder\/model\.onnx is missing/,
+    );
   });
 });

@@ -23,6 +23,8 @@ export interface IoSpec {
 export interface HostTensor {
   data: Float32Array | Int32Array;
   dims: readonly number[];
+  /** The caller will pass this same, unchanged array again: convert it once and reuse the result. */
+  stable?: boolean;
 }
 
 export interface GraphSession {
@@ -30,7 +32,10 @@ export interface GraphSession {
   readonly provider: ProviderName;
   readonly inputs: ReadonlyMap<string, IoSpec>;
   readonly outputs: ReadonlyMap<string, IoSpec>;
-  /** Runs the graph; feeds are converted to each input's dtype, outputs come back as float32. */
+  /**
+   * Runs the graph; feeds are converted to each input's dtype, outputs come back as float32.
+   * A feed marked `stable` is converted once and reused while the same array is passed again.
+   */
   run(feeds: Record<string, HostTensor>, outputNames?: readonly string[]): Promise<Record<string, HostTensor>>;
   /** Runs with feeds already in the graph's dtypes (for benchmarks against bare ORT). */
   runRaw(feeds: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>>;
@@ -98,10 +103,15 @@ export async function openSession(file: string, options: SessionOptions): Promis
 /** Errors that no other provider would fix: a corrupt or truncated file. */
 function isModelProblem(err: unknown): boolean {
   const message = err instanceof Error ? err.message : String(err);
-  return /protobuf|INVALID_PROTOBUF|INVALID_GRAPH|No graph was found|Load model from .* failed|external data/i.test(message);
+  return /protobuf|INVALID_PROTOBUF|INVALID_GRAPH|No graph was found|Load model from .* failed|external data/i.test(
+    message,
+  );
 }
 
 function wrapSession(file: string, provider: ProviderName, session: ort.InferenceSession): GraphSession {
+  // Feeds that are the same array from one run to the next (the text embeddings across denoising
+  // steps) are converted once: an fp16 UNet would otherwise re-convert them every step.
+  const converted = new WeakMap<Float32Array | Int32Array, { spec: IoSpec; dims: string; tensor: ort.Tensor }>();
   const inputs = new Map(session.inputMetadata.map((m) => [m.name, specOf(file, m)]));
   const outputs = new Map(session.outputMetadata.map((m) => [m.name, specOf(file, m)]));
   return {
@@ -114,11 +124,17 @@ function wrapSession(file: string, provider: ProviderName, session: ort.Inferenc
       for (const [name, spec] of inputs) {
         const feed = feeds[name];
         if (!feed) throw new EngineError('runtime', `No value given for input "${name}" of ${file}.`, file);
-        ortFeeds[name] = toOrtTensor(feed, spec);
+        const dims = feed.dims.join(',');
+        const cached = feed.stable ? converted.get(feed.data) : undefined;
+        if (cached && cached.spec === spec && cached.dims === dims) {
+          ortFeeds[name] = cached.tensor;
+        } else {
+          const tensor = toOrtTensor(feed, spec);
+          if (feed.stable) converted.set(feed.data, { spec, dims, tensor });
+          ortFeeds[name] = tensor;
+        }
       }
-      const results = outputNames
-        ? await session.run(ortFeeds, outputNames as string[])
-        : await session.run(ortFeeds);
+      const results = outputNames ? await session.run(ortFeeds, outputNames as string[]) : await session.run(ortFeeds);
       const out: Record<string, HostTensor> = {};
       for (const [name, tensor] of Object.entries(results)) out[name] = fromOrtTensor(tensor);
       return out;
@@ -132,7 +148,11 @@ function specOf(file: string, meta: ort.InferenceSession.ValueMetadata): IoSpec 
   if (!meta.isTensor) throw new EngineError('model', `Input/output "${meta.name}" of ${file} is not a tensor.`, file);
   const dtype = meta.type;
   if (dtype !== 'float32' && dtype !== 'float16' && dtype !== 'int32' && dtype !== 'int64') {
-    throw new EngineError('model', `"${meta.name}" of ${file} has dtype ${dtype}, which Sumi Studio does not support.`, file);
+    throw new EngineError(
+      'model',
+      `"${meta.name}" of ${file} has dtype ${dtype}, which Sumi Studio does not support.`,
+      file,
+    );
   }
   return { name: meta.name, dtype, shape: meta.shape };
 }
@@ -147,9 +167,17 @@ export function toOrtTensor(tensor: HostTensor, spec: IoSpec): ort.Tensor {
     case 'float16':
       return new ort.Tensor('float16', float32ArrayToFloat16(toFloat32(tensor.data)), dims);
     case 'int32':
-      return new ort.Tensor('int32', Int32Array.from(tensor.data, (v) => Math.round(v)), dims);
+      return new ort.Tensor(
+        'int32',
+        Int32Array.from(tensor.data, (v) => Math.round(v)),
+        dims,
+      );
     case 'int64':
-      return new ort.Tensor('int64', BigInt64Array.from(tensor.data, (v) => BigInt(Math.round(v))), dims);
+      return new ort.Tensor(
+        'int64',
+        BigInt64Array.from(tensor.data, (v) => BigInt(Math.round(v))),
+        dims,
+      );
   }
 }
 

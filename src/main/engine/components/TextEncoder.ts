@@ -31,7 +31,11 @@ export class TextEncoder {
       ? 'last_hidden_state'
       : (session.outputs.keys().next().value as string);
     if (!session.inputs.has('input_ids')) {
-      throw new EngineError('model', `${session.file} is not a CLIP text encoder: it has no "input_ids" input.`, session.file);
+      throw new EngineError(
+        'model',
+        `${session.file} is not a CLIP text encoder: it has no "input_ids" input.`,
+        session.file,
+      );
     }
   }
 
@@ -41,16 +45,25 @@ export class TextEncoder {
     const [condChunks, uncondChunks] = padChunksTo(positive.chunks, negative.chunks, this.tokenizer);
     const cond = await this.encodeChunks(condChunks);
     const uncond = await this.encodeChunks(uncondChunks);
-    return { cond: cond.data, uncond: uncond.data, sequence: cond.sequence, dim: cond.dim, tokenCount: positive.tokenCount };
+    return {
+      cond: cond.data,
+      uncond: uncond.data,
+      sequence: cond.sequence,
+      dim: cond.dim,
+      tokenCount: positive.tokenCount,
+    };
   }
 
   private async encodeChunks(chunks: PromptChunk[]): Promise<{ data: Float32Array; sequence: number; dim: number }> {
     const length = chunks[0]?.ids.length ?? 77;
     const ids = new Int32Array(chunks.length * length);
     chunks.forEach((c, i) => ids.set(c.ids, i * length));
-    const out = await this.session.run({ input_ids: { data: ids, dims: [chunks.length, length] } }, [this.hiddenOutput]);
+    const out = await this.session.run({ input_ids: { data: ids, dims: [chunks.length, length] } }, [
+      this.hiddenOutput,
+    ]);
     const hidden = out[this.hiddenOutput];
-    if (!hidden) throw new EngineError('runtime', `${this.session.file} returned no ${this.hiddenOutput}.`, this.session.file);
+    if (!hidden)
+      throw new EngineError('runtime', `${this.session.file} returned no ${this.hiddenOutput}.`, this.session.file);
     const dim = hidden.dims[2] ?? 0;
     const data = hidden.data as Float32Array;
     // [chunks, 77, dim] laid out flat is already [1, chunks * 77, dim]: weight each chunk in place.

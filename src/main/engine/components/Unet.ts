@@ -34,13 +34,22 @@ export class Unet {
     const timestepDims = timestepSpec?.shape.length === 0 ? [] : [call.batch];
     const feeds: Record<string, HostTensor> = {
       sample: { data: call.sample, dims: [call.batch, call.channels, call.height, call.width] },
-      timestep: { data: new Float32Array(Math.max(1, timestepDims.length ? call.batch : 1)).fill(call.timestep), dims: timestepDims },
-      encoder_hidden_states: { data: call.encoderHiddenStates, dims: [call.batch, call.sequence, call.contextDim] },
+      timestep: {
+        data: new Float32Array(Math.max(1, timestepDims.length ? call.batch : 1)).fill(call.timestep),
+        dims: timestepDims,
+      },
+      // The same embeddings go in at every step: converted (e.g. to fp16) once per job.
+      encoder_hidden_states: {
+        data: call.encoderHiddenStates,
+        dims: [call.batch, call.sequence, call.contextDim],
+        stable: true,
+      },
       ...call.extra,
     };
     const result = await this.session.run(feeds, [this.outputName]);
     const out = result[this.outputName];
-    if (!out) throw new EngineError('runtime', `${this.session.file} returned no ${this.outputName}.`, this.session.file);
+    if (!out)
+      throw new EngineError('runtime', `${this.session.file} returned no ${this.outputName}.`, this.session.file);
     return out.data as Float32Array;
   }
 }

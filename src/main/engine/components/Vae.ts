@@ -12,7 +12,9 @@ export class VaeDecoder {
 
   /** Unscaled latents [B, 4, h, w] (already divided by the scaling factor) -> [B, 3, 8h, 8w] in about [-1, 1]. */
   async decode(latents: Float32Array, batch: number, height: number, width: number): Promise<Float32Array> {
-    const input = this.session.inputs.has('latent_sample') ? 'latent_sample' : (this.session.inputs.keys().next().value as string);
+    const input = this.session.inputs.has('latent_sample')
+      ? 'latent_sample'
+      : (this.session.inputs.keys().next().value as string);
     const out = await this.session.run({ [input]: { data: latents, dims: [batch, 4, height, width] } });
     const sample = out.sample ?? Object.values(out)[0];
     if (!sample) throw new EngineError('runtime', `${this.session.file} returned nothing.`, this.session.file);

@@ -49,7 +49,11 @@ function readJson(file: string): Record<string, unknown> {
     const value = JSON.parse(readFileSync(file, 'utf8')) as unknown;
     return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
   } catch (err) {
-    throw new EngineError('model', `${file} is not valid JSON: ${err instanceof Error ? err.message : String(err)}`, file);
+    throw new EngineError(
+      'model',
+      `${file} is not valid JSON: ${err instanceof Error ? err.message : String(err)}`,
+      file,
+    );
   }
 }
 

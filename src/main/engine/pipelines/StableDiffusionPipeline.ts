@@ -159,20 +159,25 @@ export class StableDiffusionPipeline {
 
   private checkInputs(req: DiffusionRequest): void {
     const problems: string[] = [];
-    if (req.width % 8 !== 0 || req.height % 8 !== 0) problems.push(`width and height must be multiples of 8 (got ${req.width}x${req.height})`);
+    if (req.width % 8 !== 0 || req.height % 8 !== 0)
+      problems.push(`width and height must be multiples of 8 (got ${req.width}x${req.height})`);
     if (req.width < 64 || req.height < 64) problems.push('width and height must be at least 64');
     if (!Number.isInteger(req.steps) || req.steps < 1) problems.push('steps must be a whole number of at least 1');
     if (!Number.isInteger(req.batchSize) || req.batchSize < 1) problems.push('batch size must be at least 1');
     if (req.init) {
       if (req.init.image.width !== req.width || req.init.image.height !== req.height) {
-        problems.push(`the init image is ${req.init.image.width}x${req.init.image.height}, the request ${req.width}x${req.height}`);
+        problems.push(
+          `the init image is ${req.init.image.width}x${req.init.image.height}, the request ${req.width}x${req.height}`,
+        );
       }
       if (!(req.init.strength > 0 && req.init.strength <= 1)) problems.push('strength must be in (0, 1]');
       if (!this.parts.vaeEncoder) problems.push('this model has no vae_encoder, so it cannot do img2img');
     }
     const latentCount = req.batchSize * this.parts.probe.latentChannels * (req.width / 8) * (req.height / 8);
     if (req.noise && req.noise.length !== latentCount) {
-      problems.push(`the noise has ${req.noise.length} values; this request needs ${latentCount} (batch x 4 x h/8 x w/8)`);
+      problems.push(
+        `the noise has ${req.noise.length} values; this request needs ${latentCount} (batch x 4 x h/8 x w/8)`,
+      );
     }
     if (this.parts.probe.inpainting) problems.push('this is an inpainting model: use the inpaint mode');
     if (problems.length) throw new EngineError('input', `Invalid request: ${problems.join('; ')}.`);

@@ -60,7 +60,8 @@ onMessage((message) => {
       enqueue(message.id, async () => {
         try {
           if (controller.signal.aborted) throw new EngineError('cancelled', 'The job was cancelled.');
-          if (engine.current?.dir !== message.modelDir) send({ t: 'loading', id: message.id, modelDir: message.modelDir });
+          if (engine.current?.dir !== message.modelDir)
+            send({ t: 'loading', id: message.id, modelDir: message.modelDir });
           const t0 = performance.now();
           const loaded = await engine.load(message.modelDir);
           const loadMs = performance.now() - t0;
@@ -72,7 +73,11 @@ onMessage((message) => {
                 every > 0 && (step % every === 0 || step === total)
                   ? latentPreview(latents, 0, latentWidth, latentHeight, loaded.probe.family.startsWith('sdxl'))
                   : undefined;
-              send(preview ? { t: 'step', id: message.id, step, total, preview } : { t: 'step', id: message.id, step, total });
+              send(
+                preview
+                  ? { t: 'step', id: message.id, step, total, preview }
+                  : { t: 'step', id: message.id, step, total },
+              );
             },
           });
           const done: FromEngine = {

@@ -10,7 +10,14 @@ import type { RgbaImage } from '../tensor/image';
 
 export type ToEngine =
   | { t: 'configure'; providers: ProviderName[] }
-  | { t: 'generate'; id: string; modelDir: string; request: DiffusionRequest; previewEvery: number; wantLatents?: boolean }
+  | {
+      t: 'generate';
+      id: string;
+      modelDir: string;
+      request: DiffusionRequest;
+      previewEvery: number;
+      wantLatents?: boolean;
+    }
   | { t: 'cancel'; id: string }
   | { t: 'probe'; id: string; modelDir: string }
   | { t: 'tokenize'; id: string; modelDir: string; text: string }
@@ -28,7 +35,12 @@ export interface EngineTimings {
 export interface ProbeReport {
   probe: ModelProbe;
   provider: ProviderName;
-  parts: { name: string; bytes: number; inputs: { name: string; dtype: string; shape: (number | string)[] }[]; outputs: { name: string; dtype: string; shape: (number | string)[] }[] }[];
+  parts: {
+    name: string;
+    bytes: number;
+    inputs: { name: string; dtype: string; shape: (number | string)[] }[];
+    outputs: { name: string; dtype: string; shape: (number | string)[] }[];
+  }[];
   marker: { demo?: boolean; label?: string; fixture?: string } | null;
 }
 

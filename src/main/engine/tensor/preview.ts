@@ -20,7 +20,13 @@ const sdxlFactors: readonly (readonly [number, number, number])[] = [
 ];
 
 /** Image `index` of [B, 4, h, w] latents (unscaled, as the scheduler holds them) -> RGBA h x w. */
-export function latentPreview(latents: Float32Array, index: number, width: number, height: number, sdxl = false): RgbaImage {
+export function latentPreview(
+  latents: Float32Array,
+  index: number,
+  width: number,
+  height: number,
+  sdxl = false,
+): RgbaImage {
   const factors = sdxl ? sdxlFactors : sd15Factors;
   const plane = width * height;
   const base = index * 4 * plane;
@@ -28,7 +34,8 @@ export function latentPreview(latents: Float32Array, index: number, width: numbe
   for (let i = 0; i < plane; i++) {
     for (let c = 0; c < 3; c++) {
       let v = 0;
-      for (let k = 0; k < 4; k++) v += (latents[base + k * plane + i] as number) * (factors[k] as readonly number[])[c]!;
+      for (let k = 0; k < 4; k++)
+        v += (latents[base + k * plane + i] as number) * (factors[k] as readonly number[])[c]!;
       data[i * 4 + c] = Math.round(Math.min(1, Math.max(0, (v + 1) / 2)) * 255);
     }
     data[i * 4 + 3] = 255;

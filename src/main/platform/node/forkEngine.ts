@@ -23,7 +23,9 @@ export function forkEngine(entry: string, execArgv: string[] = []): SpawnEngine 
       },
       onMessage: (listener) => child.on('message', (m) => listener(m as FromEngine)),
       onExit: (listener) =>
-        child.once('exit', (code, signal) => listener(signal ? `killed by ${signal}` : `exit code ${code ?? 'unknown'}`)),
+        child.once('exit', (code, signal) =>
+          listener(signal ? `killed by ${signal}` : `exit code ${code ?? 'unknown'}`),
+        ),
       kill: () => child.kill('SIGKILL'),
     };
     return handle;

@@ -82,7 +82,12 @@ export class EngineClient {
         const inFlight = [...this.pending.values()];
         this.pending.clear();
         for (const p of inFlight) {
-          p.reject(new AppError('ENGINE', `The engine process stopped (${reason}) during this job. It restarts for the next job.`));
+          p.reject(
+            new AppError(
+              'ENGINE',
+              `The engine process stopped (${reason}) during this job. It restarts for the next job.`,
+            ),
+          );
         }
         this.onState({ state: 'crashed', provider: this.provider, detail: `Engine process stopped: ${reason}` });
       });
@@ -146,7 +151,12 @@ export class EngineClient {
     await this.restart();
   }
 
-  private async call(id: string, message: ToEngine, onStep?: GenerateCall['onStep'], onLoading?: () => void): Promise<FromEngine> {
+  private async call(
+    id: string,
+    message: ToEngine,
+    onStep?: GenerateCall['onStep'],
+    onLoading?: () => void,
+  ): Promise<FromEngine> {
     await this.start();
     const handle = this.handle;
     if (!handle) throw new AppError('ENGINE', 'The engine process is not running.');

@@ -69,7 +69,9 @@ export class GenerationService {
   }
 
   list(): Job[] {
-    return [...this.finished, ...(this.running ? [this.running] : []), ...this.queue].map((r) => structuredClone(r.job));
+    return [...this.finished, ...(this.running ? [this.running] : []), ...this.queue].map((r) =>
+      structuredClone(r.job),
+    );
   }
 
   cancel(id: string): void {
@@ -88,7 +90,8 @@ export class GenerationService {
 
   move(id: string, toIndex: number): void {
     const index = this.queue.findIndex((r) => r.job.id === id);
-    if (index < 0) throw new AppError('NOT_FOUND', `Job ${id} is not waiting in the queue (only queued jobs can move).`);
+    if (index < 0)
+      throw new AppError('NOT_FOUND', `Job ${id} is not waiting in the queue (only queued jobs can move).`);
     const [record] = this.queue.splice(index, 1);
     if (record) this.queue.splice(Math.min(toIndex, this.queue.length), 0, record);
   }
@@ -121,7 +124,14 @@ export class GenerationService {
       const modelDir = request.model === DEMO_MODEL ? await this.deps.demoModel() : request.model;
       const init =
         request.mode === 'img2img' && request.initImage
-          ? { image: await this.deps.codec.decodeTo(Buffer.from(request.initImage, 'base64'), request.width, request.height), strength: request.strength }
+          ? {
+              image: await this.deps.codec.decodeTo(
+                Buffer.from(request.initImage, 'base64'),
+                request.width,
+                request.height,
+              ),
+              strength: request.strength,
+            }
           : undefined;
       for (let run = 0; run < request.batchCount; run++) {
         const seed = (job.request.seed + run) % 2 ** 32;
@@ -144,7 +154,8 @@ export class GenerationService {
           modelDir,
           request: diffusion,
           previewEvery: this.deps.previewEvery ?? PREVIEW_EVERY,
-          onStep: (step, total, preview) => void this.progress(job.id, run, request.batchCount, step, total, started, preview),
+          onStep: (step, total, preview) =>
+            void this.progress(job.id, run, request.batchCount, step, total, started, preview),
         });
         job.provider = result.provider;
         for (const [i, image] of result.images.entries()) {
@@ -157,7 +168,9 @@ export class GenerationService {
     } catch (err) {
       const cancelled = err instanceof AppError && err.code === 'CANCELLED';
       const shape =
-        err instanceof AppError ? err.toShape() : { code: 'INTERNAL' as const, message: err instanceof Error ? err.message : String(err) };
+        err instanceof AppError
+          ? err.toShape()
+          : { code: 'INTERNAL' as const, message: err instanceof Error ? err.message : String(err) };
       this.finish(record, cancelled ? 'cancelled' : 'failed', cancelled ? null : shape);
     }
   }
@@ -190,7 +203,9 @@ export class GenerationService {
       total,
       itPerSec,
       etaMs: itPerSec ? ((total - step) / itPerSec) * 1000 : null,
-      preview: preview ? `data:image/png;base64,${(await this.deps.codec.encodePng(preview)).toString('base64')}` : null,
+      preview: preview
+        ? `data:image/png;base64,${(await this.deps.codec.encodePng(preview)).toString('base64')}`
+        : null,
     };
     this.deps.emit('job.progress', event);
   }

@@ -111,7 +111,9 @@ describe('createScheduler merges the config the way from_config does', () => {
       scheduler.setTimesteps(steps);
       expect(scheduler.timesteps.every(Number.isFinite)).toBe(true);
       expect(scheduler.timesteps.length).toBeGreaterThanOrEqual(steps);
-      const out = fullLoop(scheduler, times(dummySampleDeter(), scheduler.initNoiseSigma), { rng: createTorchCpuRng(0) });
+      const out = fullLoop(scheduler, times(dummySampleDeter(), scheduler.initNoiseSigma), {
+        rng: createTorchCpuRng(0),
+      });
       expect(out.every(Number.isFinite)).toBe(true);
     }
   });

@@ -1,0 +1,134 @@
+/**
+ * The `sumi` command line as a user runs it: the built CLI in its own process, on fixture models.
+ */
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, describe, expect, test } from 'vitest';
+import { createRng } from '../../src/main/engine/rng';
+import { ensureFixture } from '../helpers/fixtures';
+import { makeTempDir } from '../helpers/tempDir';
+import { assertBuilt, repoRoot } from './harness';
+
+const temp = makeTempDir('sumi-cli-');
+afterAll(() => temp.cleanup());
+
+function sumi(...args: string[]): { code: number; stdout: string; stderr: string } {
+  assertBuilt();
+  const r = spawnSync(process.execPath, [join(repoRoot, 'bin/sumi.js'), ...args], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('sumi CLI', () => {
+  test('generate --json writes the PNG and prints the resolved recipe, provider and timings', async () => {
+    const model = await ensureFixture('sd1-optimum');
+    const out = join(temp.dir, 'a.png');
+    const r = sumi(
+      'generate',
+      '--model',
+      model,
+      '--prompt',
+      'a lighthouse at dusk',
+      '--steps',
+      '3',
+      '--width',
+      '64',
+      '--height',
+      '96',
+      '--seed',
+      '9',
+      '--out',
+      out,
+      '--json',
+    );
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const summary = JSON.parse(r.stdout) as {
+      recipe: Record<string, unknown>;
+      provider: string;
+      timings: Record<string, number>;
+    };
+    expect(summary.recipe).toMatchObject({
+      seed: 9,
+      width: 64,
+      height: 96,
+      steps: 3,
+      sampler: 'euler_a',
+      family: 'sd1',
+    });
+    expect(summary.recipe.modelHash).toMatch(/^[0-9a-f]{64}$/);
+    expect(summary.provider).toBe('cpu');
+    expect(summary.timings.unetMs).toBeGreaterThan(0);
+    const meta = await sharp(out).metadata();
+    expect([meta.width, meta.height]).toEqual([64, 96]);
+  });
+
+  test('--noise replays the seed’s image from raw float32, and --out-latents writes NCHW float32', async () => {
+    const model = await ensureFixture('sd1-optimum');
+    const common = [
+      '--model',
+      model,
+      '--prompt',
+      'x',
+      '--steps',
+      '2',
+      '--width',
+      '64',
+      '--height',
+      '64',
+      '--sampler',
+      'ddim',
+    ];
+    const bySeed = join(temp.dir, 'seed.png');
+    const latents = join(temp.dir, 'latents.bin');
+    expect(sumi('generate', ...common, '--seed', '123', '--out', bySeed, '--out-latents', latents).code).toBe(0);
+    expect(readFileSync(latents).length).toBe(4 * 8 * 8 * 4);
+    const noise = createRng('torch-cpu', 123).randn(4 * 8 * 8);
+    const noiseFile = join(temp.dir, 'noise.bin');
+    writeFileSync(noiseFile, Buffer.from(noise.buffer));
+    const byNoise = join(temp.dir, 'noise.png');
+    expect(sumi('generate', ...common, '--seed', '5', '--noise', noiseFile, '--out', byNoise).code).toBe(0);
+    const [a, b] = await Promise.all([bySeed, byNoise].map((f) => sharp(f).raw().toBuffer()));
+    expect(a?.equals(b as Buffer)).toBe(true);
+  });
+
+  test('bad arguments exit with code 2 and say what was wrong', () => {
+    const r = sumi('generate', '--prompt', 'x', '--out', join(temp.dir, 'b.png'), '--steps', 'lots');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--steps must be a whole number');
+    expect(sumi('generate', '--prompt', 'x', '--out', 'y.png', '--width', '100').stderr).toContain('multiples of 8');
+    expect(sumi('frobnicate').stderr).toContain('unknown command "frobnicate"');
+  });
+
+  test('a model folder that is not a model exits non-zero naming what is missing', () => {
+    const r = sumi('generate', '--model', temp.dir, '--prompt', 'x', '--out', join(temp.dir, 'c.png'));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/sumi: .*not a diffusers ONNX model/);
+  });
+
+  test('tokenize, models probe and schedulers print JSON', async () => {
+    const model = await ensureFixture('sd2-v');
+    const tokens = JSON.parse(sumi('tokenize', '--model', model, 'a photo of a cat').stdout) as number[];
+    expect(tokens.length).toBeGreaterThan(2);
+    const probe = JSON.parse(sumi('models', 'probe', model).stdout) as Record<string, unknown>;
+    expect(probe).toMatchObject({
+      family: 'sd2',
+      predictionType: 'v_prediction',
+      precision: 'fp32',
+      crossAttentionDim: 1024,
+    });
+    expect((probe.parts as { name: string }[]).map((p) => p.name).sort()).toEqual([
+      'text_encoder',
+      'unet',
+      'vae_decoder',
+      'vae_encoder',
+    ]);
+    const fp16 = JSON.parse(sumi('models', 'probe', await ensureFixture('sd1-fp16')).stdout) as Record<string, unknown>;
+    expect(fp16).toMatchObject({ family: 'sd1', precision: 'fp16' });
+    expect(JSON.parse(sumi('schedulers').stdout)).toContain('dpmpp_2m_karras');
+  });
+});
