@@ -275,6 +275,8 @@ export const methods = {
   'generate.submit': { input: zGenerateRequest, output: z.object({ jobId: z.string() }) },
   'jobs.list': { input: zNone, output: z.array(zJob) },
   'jobs.cancel': { input: z.strictObject({ id: z.string().min(1) }), output: zNone },
+  /** Unloads the model by restarting the engine process, which gives all of its memory back (GPU memory too). */
+  'engine.unload': { input: zNone, output: zNone },
   'jobs.move': { input: z.strictObject({ id: z.string().min(1), toIndex: z.int().min(0) }), output: zNone },
 } as const satisfies Record<string, MethodSpec>;
 

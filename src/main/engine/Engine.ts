@@ -4,7 +4,8 @@
  * session while a run is in flight.
  */
 import { join } from 'node:path';
-import { openSession, type GraphSession, type ProviderName } from './backend/ort';
+import { openSession, openSessionFromBytes, type GraphSession, type ProviderName } from './backend/ort';
+import { upcastFp16Model } from './model/upcastFp16';
 import { ClipTokenizer } from './components/ClipTokenizer';
 import { TextEncoder } from './components/TextEncoder';
 import { Unet } from './components/Unet';
@@ -104,7 +105,16 @@ export async function loadModel(dir: string, options: EngineOptions): Promise<Lo
     const probe = probeModel(folder, unetSession);
     const tokenizer = ClipTokenizer.fromModelFolder(join(dir, 'tokenizer'));
     const textEncoder = new TextEncoder(await open(folder.parts.text_encoder?.file), tokenizer);
-    const vaeDecoder = new VaeDecoder(await open(folder.parts.vae_decoder?.file));
+    const vaeFile = folder.parts.vae_decoder?.file;
+    const vaeDecoder = new VaeDecoder(await open(vaeFile), async () => {
+      const session = await openSessionFromBytes(
+        upcastFp16Model(vaeFile as string),
+        `${vaeFile} (upcast to fp32)`,
+        sessionOptions,
+      );
+      sessions.push(session);
+      return session;
+    });
     const vaeEncoder = folder.parts.vae_encoder ? new VaeEncoder(await open(folder.parts.vae_encoder.file)) : null;
     const pipeline = new StableDiffusionPipeline({
       textEncoder,

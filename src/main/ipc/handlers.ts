@@ -19,6 +19,11 @@ export function createHandlers(app: AppServices): Handlers {
       app.generation.cancel(id);
       return {};
     },
+    'engine.unload': async () => {
+      await app.generation.idle();
+      await app.engine.restart();
+      return {};
+    },
     'jobs.move': ({ id, toIndex }) => {
       app.generation.move(id, toIndex);
       return {};

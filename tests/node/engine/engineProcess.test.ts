@@ -109,3 +109,18 @@ describe('engine process', () => {
     expect(ids[0]).not.toBe(ids[ids.length - 1]);
   });
 });
+
+describe('unloading', () => {
+  test('restart ends the process (memory given back) and the next job starts a new one', async () => {
+    const dir = await ensureFixture('sd1-optimum');
+    await client.generate({ id: 'before-unload', modelDir: dir, request: { ...request, steps: 1 } });
+    const pid = client.pid;
+    expect(pid).toBeDefined();
+    await client.restart();
+    expect(client.pid).toBeUndefined();
+    expect(states.at(-1)).toBe('stopped');
+    expect(() => process.kill(pid as number, 0)).toThrow();
+    await client.generate({ id: 'after-unload', modelDir: dir, request: { ...request, steps: 1 } });
+    expect(client.pid).not.toBe(pid);
+  });
+});

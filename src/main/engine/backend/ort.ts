@@ -78,6 +78,19 @@ function cudaProviderInstalled(): boolean {
  */
 export async function openSession(file: string, options: SessionOptions): Promise<GraphSession> {
   if (!existsSync(file)) throw new EngineError('model', `Missing model file: ${file}`, file);
+  return openOn(file, file, options);
+}
+
+/** Opens a model held in memory (an upcast or patched graph); `label` names it in errors. */
+export async function openSessionFromBytes(
+  bytes: Uint8Array,
+  label: string,
+  options: SessionOptions,
+): Promise<GraphSession> {
+  return openOn(bytes, label, options);
+}
+
+async function openOn(source: string | Uint8Array, file: string, options: SessionOptions): Promise<GraphSession> {
   const available = new Set(availableProviders());
   const wanted = [...options.providers.filter((p) => available.has(p)), 'cpu' as const].filter(
     (p, i, list) => list.indexOf(p) === i,
@@ -85,12 +98,16 @@ export async function openSession(file: string, options: SessionOptions): Promis
   const failures: string[] = [];
   for (const provider of wanted) {
     try {
-      const session = await ort.InferenceSession.create(file, {
+      const createOptions: ort.InferenceSession.SessionOptions = {
         executionProviders: [provider],
         graphOptimizationLevel: 'all',
         intraOpNumThreads: options.threads ?? 0,
         logSeverityLevel: 3,
-      });
+      };
+      const session =
+        typeof source === 'string'
+          ? await ort.InferenceSession.create(source, createOptions)
+          : await ort.InferenceSession.create(source, createOptions);
       return wrapSession(file, provider, session);
     } catch (err) {
       failures.push(`${provider}: ${err instanceof Error ? err.message : String(err)}`);

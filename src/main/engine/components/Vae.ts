@@ -8,7 +8,24 @@ import { EngineError } from '../EngineError';
 import type { Rng } from '../rng/Rng';
 
 export class VaeDecoder {
-  constructor(readonly session: GraphSession) {}
+  private upcastDecoder: Promise<VaeDecoder> | null = null;
+
+  /** `upcast` opens the same decoder in fp32 (for an fp16 VAE that overflows to NaN). */
+  constructor(
+    readonly session: GraphSession,
+    private readonly upcast?: () => Promise<GraphSession>,
+  ) {}
+
+  get isFp16(): boolean {
+    return [...this.session.inputs.values()][0]?.dtype === 'float16';
+  }
+
+  /** The fp32 twin of this fp16 decoder, opened on first use; null when there is none. */
+  fp32(): Promise<VaeDecoder> | null {
+    if (!this.isFp16 || !this.upcast) return null;
+    this.upcastDecoder ??= this.upcast().then((s) => new VaeDecoder(s));
+    return this.upcastDecoder;
+  }
 
   /** Unscaled latents [B, 4, h, w] (already divided by the scaling factor) -> [B, 3, 8h, 8w] in about [-1, 1]. */
   async decode(latents: Float32Array, batch: number, height: number, width: number): Promise<Float32Array> {

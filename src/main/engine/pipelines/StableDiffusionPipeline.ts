@@ -72,7 +72,7 @@ export class StableDiffusionPipeline {
   constructor(readonly parts: PipelineParts) {}
 
   async run(req: DiffusionRequest, options: RunOptions = {}): Promise<DiffusionResult> {
-    const { textEncoder, unet, vaeDecoder, probe } = this.parts;
+    const { textEncoder, unet, probe } = this.parts;
     this.checkInputs(req);
     const signal = options.signal;
     const batch = req.batchSize;
@@ -144,18 +144,36 @@ export class StableDiffusionPipeline {
 
     // 4. Decode.
     t0 = performance.now();
-    const pixels = await vaeDecoder.decode(scale(latents, 1 / probe.vaeScalingFactor), batch, latentH, latentW);
-    if (firstNonFinite(pixels) >= 0) {
-      throw new EngineError(
-        'numerics',
-        'The VAE produced NaN values (A1111 calls this a NansException). This happens with some fp16 VAEs: use an fp32 VAE for this model.',
-      );
-    }
+    const pixels = await this.decodeLatents(scale(latents, 1 / probe.vaeScalingFactor), batch, latentH, latentW);
     const images = Array.from({ length: batch }, (_, b) => nchwToRgba(pixels, b, req.width, req.height));
     const decodeMs = performance.now() - t0;
 
     return { images, latents, timings: { encodeMs, denoiseMs, decodeMs, unetMs, steps: total } };
   }
+
+  /**
+   * VAE decode with A1111's answer to NansException: an fp16 VAE that overflows to NaN is run again
+   * in fp32 (the same weights, upcast in memory), and that decoder is kept for the next images.
+   */
+  async decodeLatents(latents: Float32Array, batch: number, h: number, w: number): Promise<Float32Array> {
+    const pixels = await this.parts.vaeDecoder.decode(latents, batch, h, w);
+    if (firstNonFinite(pixels) < 0) return pixels;
+    const fp32 = this.parts.vaeDecoder.fp32();
+    if (fp32) {
+      const retried = await (await fp32).decode(latents, batch, h, w);
+      this.upcastUsed = true;
+      if (firstNonFinite(retried) < 0) return retried;
+    }
+    throw new EngineError(
+      'numerics',
+      fp32
+        ? 'The VAE produced NaN values even in fp32 (A1111 calls this a NansException): the latents themselves are broken; try another sampler, fewer steps or a lower CFG scale.'
+        : 'The VAE produced NaN values (A1111 calls this a NansException). Try another sampler, fewer steps or a lower CFG scale.',
+    );
+  }
+
+  /** True once the fp16 VAE had to be retried in fp32 (shown to the user, recorded in timings). */
+  upcastUsed = false;
 
   private checkInputs(req: DiffusionRequest): void {
     const problems: string[] = [];
