@@ -63,6 +63,7 @@ export class AppServices {
       emit: this.hub.emit,
       outputDir: () => this.settings.get().outputDir,
       demoModel: () => ensureDemoModel(this.settings.get().modelsDir),
+      appVersion: ports.version,
     });
     this.router = createRouter(createHandlers(this), {
       checkOutputs: process.env.NODE_ENV !== 'production',

@@ -7,6 +7,9 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, test } from 'vitest';
 import type { Job } from '../../../src/preload/contract';
+import { parseA1111 } from '../../../src/main/services/gallery/metadata/infotext';
+import { readPngText } from '../../../src/main/services/gallery/metadata/pngChunks';
+import { recallFromPng } from '../../../src/main/services/gallery/metadata/readers';
 import { createTestApp } from '../../helpers/appHarness';
 import { ensureFixture } from '../../helpers/fixtures';
 import { makeTempDir } from '../../helpers/tempDir';
@@ -59,8 +62,15 @@ describe('generation service', () => {
     for (const r of job.results) {
       const file = join(app.settings.get().outputDir, r.media.replace(/^outputs\//, ''));
       expect(existsSync(file)).toBe(true);
-      const meta = await sharp(readFileSync(file)).metadata();
+      const bytes = readFileSync(file);
+      const meta = await sharp(bytes).metadata();
       expect([meta.format, meta.width, meta.height]).toEqual(['png', 64, 64]);
+      // The recipe travels in the file: ours in full, and A1111's infotext for other tools.
+      const recalled = recallFromPng(bytes);
+      expect(recalled.source).toBe('sumi');
+      expect(recalled.recipe).toMatchObject({ prompt: 'a lighthouse at dusk', seed: r.seed, steps: 3, sampler: 'euler_a', width: 64 });
+      const parameters = readPngText(bytes).find((c) => c.keyword === 'parameters')?.text ?? '';
+      expect(parseA1111(parameters)).toMatchObject({ Prompt: 'a lighthouse at dusk', Seed: String(r.seed), Sampler: 'Euler a' });
     }
     expect(progress.filter((p) => p.id === jobId).map((p) => p.step)).toEqual([1, 2, 3, 1, 2, 3]);
     expect(progress.some((p) => p.id === jobId && p.preview?.startsWith('data:image/png;base64,'))).toBe(true);

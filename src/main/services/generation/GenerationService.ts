@@ -5,11 +5,13 @@
  */
 import { randomInt, randomUUID } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import { DEMO_MODEL, type GenerateRequest, type Job, type JobProgress } from '@contract';
 import type { Emit } from '../../ipc/EventHub';
 import type { DiffusionRequest } from '../../engine/pipelines/StableDiffusionPipeline';
 import { AppError } from '../AppError';
+import { formatInfotext, type SumiRecipe } from '../gallery/metadata/infotext';
+import { withTextChunks } from '../gallery/metadata/pngChunks';
 import type { EngineClient } from './EngineClient';
 import type { ImageCodec } from './ImageCodec';
 
@@ -21,6 +23,7 @@ export interface GenerationDeps {
   /** Returns the demo model's folder, creating it on first use. */
   demoModel: () => Promise<string>;
   previewEvery?: number;
+  appVersion: string;
 }
 
 interface JobRecord {
@@ -158,8 +161,29 @@ export class GenerationService {
             void this.progress(job.id, run, request.batchCount, step, total, started, preview),
         });
         job.provider = result.provider;
+        const recipe: SumiRecipe = {
+          mode: request.mode,
+          prompt: request.prompt,
+          negativePrompt: request.negativePrompt,
+          seed,
+          sampler: request.sampler,
+          steps: request.steps,
+          cfg: request.cfg,
+          width: request.width,
+          height: request.height,
+          ...(init ? { strength: request.strength } : {}),
+          model: { name: basename(modelDir) },
+          loras: [],
+          rng: request.rng,
+          appVersion: this.deps.appVersion,
+        };
         for (const [i, image] of result.images.entries()) {
-          const media = await this.save(await this.deps.codec.encodePng(image), seed, i);
+          // Every PNG carries its recipe: A1111's infotext for other tools, the full recipe for us.
+          const png = withTextChunks(await this.deps.codec.encodePng(image), [
+            { keyword: 'parameters', text: formatInfotext(recipe), kind: 'tEXt' },
+            { keyword: 'sumi', text: JSON.stringify(recipe), kind: 'iTXt' },
+          ]);
+          const media = await this.save(png, seed, i);
           job.results.push({ media, seed, width: image.width, height: image.height });
         }
         this.deps.emit('job.updated', structuredClone(job));
