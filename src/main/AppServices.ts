@@ -2,6 +2,8 @@
  * The services both hosts share, built from the ports each composition root passes in. Neither this
  * file nor anything it imports touches Electron.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { AppInfo, EngineState, Settings } from '@contract';
 import { createHandlers } from './ipc/handlers';
 import { EventHub } from './ipc/EventHub';
@@ -15,6 +17,16 @@ import { GenerationService } from './services/generation/GenerationService';
 import type { ImageCodec } from './services/generation/ImageCodec';
 import { ensureDemoModel } from './services/models/demoModel';
 import { isAllowedExternalUrl } from './platform/externalUrls';
+
+/** TAESD decoders the user put in the models folder: `taesd/model.onnx` (SD 1.x/2.x), `taesdxl/model.onnx` (SDXL). */
+function findTaesd(modelsDir: string): { sd?: string; sdxl?: string } {
+  const found: { sd?: string; sdxl?: string } = {};
+  const sd = join(modelsDir, 'taesd', 'model.onnx');
+  const sdxl = join(modelsDir, 'taesdxl', 'model.onnx');
+  if (existsSync(sd)) found.sd = sd;
+  if (existsSync(sdxl)) found.sdxl = sdxl;
+  return found;
+}
 
 export interface AppPorts {
   host: AppInfo['host'];
@@ -64,6 +76,7 @@ export class AppServices {
       outputDir: () => this.settings.get().outputDir,
       demoModel: () => ensureDemoModel(this.settings.get().modelsDir),
       appVersion: ports.version,
+      previewDecoders: () => findTaesd(this.settings.get().modelsDir),
     });
     this.router = createRouter(createHandlers(this), {
       checkOutputs: process.env.NODE_ENV !== 'production',

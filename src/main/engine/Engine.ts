@@ -42,6 +42,10 @@ export class Engine {
 
   constructor(private options: EngineOptions) {}
 
+  get providers(): readonly ProviderName[] {
+    return this.options.providers;
+  }
+
   setProviders(providers: readonly ProviderName[]): void {
     this.options = { ...this.options, providers };
   }

@@ -124,3 +124,36 @@ describe('unloading', () => {
     expect(client.pid).not.toBe(pid);
   });
 });
+
+describe('live previews', () => {
+  test('with a TAESD decoder installed, previews are full size; without one, the 1/8 approximation', async () => {
+    const { cpSync, mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = await ensureFixture('sd1-optimum');
+    // A stand-in with TAESD's contract (latents [1,4,h,w] -> RGB [1,3,8h,8w]): the fixture's own VAE decoder.
+    const taesd = join(mkdtempSync(join(tmpdir(), 'sumi-taesd-')), 'model.onnx');
+    cpSync(join(dir, 'vae_decoder', 'model.onnx'), taesd);
+    const sizes: string[] = [];
+    await client.generate({
+      id: 'taesd',
+      modelDir: dir,
+      request: { ...request, steps: 2 },
+      previewEvery: 1,
+      previewDecoders: { sd: taesd },
+      onStep: (_s, _t, preview) => preview && sizes.push(`${preview.width}x${preview.height}`),
+    });
+    expect(sizes).toEqual(['64x64', '64x64']);
+    const broken = join(mkdtempSync(join(tmpdir(), 'sumi-taesd-')), 'model.onnx');
+    const fallback: string[] = [];
+    await client.generate({
+      id: 'taesd-broken',
+      modelDir: dir,
+      request: { ...request, steps: 1 },
+      previewEvery: 1,
+      previewDecoders: { sd: broken },
+      onStep: (_s, _t, preview) => preview && fallback.push(`${preview.width}x${preview.height}`),
+    });
+    expect(fallback).toEqual(['8x8']);
+  });
+});

@@ -68,9 +68,19 @@ describe('generation service', () => {
       // The recipe travels in the file: ours in full, and A1111's infotext for other tools.
       const recalled = recallFromPng(bytes);
       expect(recalled.source).toBe('sumi');
-      expect(recalled.recipe).toMatchObject({ prompt: 'a lighthouse at dusk', seed: r.seed, steps: 3, sampler: 'euler_a', width: 64 });
+      expect(recalled.recipe).toMatchObject({
+        prompt: 'a lighthouse at dusk',
+        seed: r.seed,
+        steps: 3,
+        sampler: 'euler_a',
+        width: 64,
+      });
       const parameters = readPngText(bytes).find((c) => c.keyword === 'parameters')?.text ?? '';
-      expect(parseA1111(parameters)).toMatchObject({ Prompt: 'a lighthouse at dusk', Seed: String(r.seed), Sampler: 'Euler a' });
+      expect(parseA1111(parameters)).toMatchObject({
+        Prompt: 'a lighthouse at dusk',
+        Seed: String(r.seed),
+        Sampler: 'Euler a',
+      });
     }
     expect(progress.filter((p) => p.id === jobId).map((p) => p.step)).toEqual([1, 2, 3, 1, 2, 3]);
     expect(progress.some((p) => p.id === jobId && p.preview?.startsWith('data:image/png;base64,'))).toBe(true);

@@ -49,7 +49,8 @@ export interface StepInfo {
 
 export interface RunOptions {
   signal?: AbortSignal;
-  onStep?: (info: StepInfo) => void;
+  /** Called after every step; a returned promise (a preview decode) is awaited before the next step. */
+  onStep?: (info: StepInfo) => void | Promise<void>;
 }
 
 export interface DiffusionResult {
@@ -137,7 +138,7 @@ export class StableDiffusionPipeline {
           `The latents became NaN or infinite at step ${i + 1} of ${total}. Try another sampler, fewer steps, or a lower CFG scale.`,
         );
       }
-      options.onStep?.({ step: i + 1, total, latents, latentWidth: latentW, latentHeight: latentH });
+      await options.onStep?.({ step: i + 1, total, latents, latentWidth: latentW, latentHeight: latentH });
     }
     throwIfAborted(signal);
     const denoiseMs = performance.now() - t0;

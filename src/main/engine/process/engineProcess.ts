@@ -8,6 +8,7 @@ import { onnxRuntimeVersion, availableProviders, type ProviderName } from '../ba
 import { Engine } from '../Engine';
 import { EngineError } from '../EngineError';
 import { latentPreview } from '../tensor/preview';
+import { TaesdPreview } from '../components/TaesdPreview';
 import type { FromEngine, ProbeReport, ToEngine } from './protocol';
 
 interface ParentPort {
@@ -29,6 +30,7 @@ function onMessage(listener: (message: ToEngine) => void): void {
 
 const engine = new Engine({ providers: ['cpu'] });
 const controllers = new Map<string, AbortController>();
+const taesd = new TaesdPreview(() => ({ providers: engine.providers }));
 let queue: Promise<void> = Promise.resolve();
 
 function fail(id: string, err: unknown): void {
@@ -67,17 +69,18 @@ onMessage((message) => {
           const loadMs = performance.now() - t0;
           const result = await engine.generate(message.modelDir, message.request, {
             signal: controller.signal,
-            onStep: ({ step, total, latents, latentWidth, latentHeight }) => {
+            onStep: async ({ step, total, latents, latentWidth, latentHeight }) => {
               const every = message.previewEvery;
+              if (!(every > 0 && (step % every === 0 || step === total))) {
+                send({ t: 'step', id: message.id, step, total });
+                return;
+              }
+              const sdxl = loaded.probe.family.startsWith('sdxl');
+              const decoder = sdxl ? message.previewDecoders?.sdxl : message.previewDecoders?.sd;
               const preview =
-                every > 0 && (step % every === 0 || step === total)
-                  ? latentPreview(latents, 0, latentWidth, latentHeight, loaded.probe.family.startsWith('sdxl'))
-                  : undefined;
-              send(
-                preview
-                  ? { t: 'step', id: message.id, step, total, preview }
-                  : { t: 'step', id: message.id, step, total },
-              );
+                (decoder ? await taesd.decode(decoder, latents, latentWidth, latentHeight) : null) ??
+                latentPreview(latents, 0, latentWidth, latentHeight, sdxl);
+              send({ t: 'step', id: message.id, step, total, preview });
             },
           });
           const done: FromEngine = {

@@ -17,6 +17,8 @@ export type ToEngine =
       request: DiffusionRequest;
       previewEvery: number;
       wantLatents?: boolean;
+      /** TAESD decoders (ONNX) for full-size live previews, per latent space; without one, the linear approximation. */
+      previewDecoders?: { sd?: string; sdxl?: string };
     }
   | { t: 'cancel'; id: string }
   | { t: 'probe'; id: string; modelDir: string }

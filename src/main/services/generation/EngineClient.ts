@@ -31,6 +31,7 @@ export interface GenerateCall {
   request: DiffusionRequest;
   previewEvery?: number;
   wantLatents?: boolean;
+  previewDecoders?: { sd?: string; sdxl?: string };
   onStep?: (step: number, total: number, preview?: RgbaImage) => void;
   onLoading?: () => void;
 }
@@ -115,6 +116,7 @@ export class EngineClient {
       previewEvery: call.previewEvery ?? 0,
     };
     if (call.wantLatents) message.wantLatents = true;
+    if (call.previewDecoders) message.previewDecoders = call.previewDecoders;
     this.onState({ state: 'busy', provider: this.provider });
     try {
       const result = (await this.call(id, message, call.onStep, call.onLoading)) as EngineResult;

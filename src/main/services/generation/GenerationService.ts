@@ -24,6 +24,8 @@ export interface GenerationDeps {
   demoModel: () => Promise<string>;
   previewEvery?: number;
   appVersion: string;
+  /** TAESD decoders installed by the user, for full-size previews. */
+  previewDecoders?: () => { sd?: string; sdxl?: string };
 }
 
 interface JobRecord {
@@ -157,6 +159,7 @@ export class GenerationService {
           modelDir,
           request: diffusion,
           previewEvery: this.deps.previewEvery ?? PREVIEW_EVERY,
+          previewDecoders: this.deps.previewDecoders?.() ?? {},
           onStep: (step, total, preview) =>
             void this.progress(job.id, run, request.batchCount, step, total, started, preview),
         });
