@@ -14,6 +14,7 @@ import { SettingsService } from './services/settings/SettingsService';
 import type { OpenedStore } from './platform/openConfStore';
 import { EngineClient, type SpawnEngine } from './services/generation/EngineClient';
 import { GenerationService } from './services/generation/GenerationService';
+import { GalleryService } from './services/gallery/GalleryService';
 import type { ImageCodec } from './services/generation/ImageCodec';
 import { ensureDemoModel } from './services/models/demoModel';
 import { isAllowedExternalUrl } from './platform/externalUrls';
@@ -42,9 +43,6 @@ export interface AppPorts {
 }
 
 export class AppServices {
-  readonly hub = new EventHub();
-  readonly notices = new NoticeBoard(this.hub.emit);
-  readonly settings: SettingsService;
   readonly router: Router;
   readonly engine: EngineClient;
   readonly generation: GenerationService;
@@ -54,14 +52,33 @@ export class AppServices {
     detail: 'The engine starts with the first job.',
   };
 
-  constructor(private readonly ports: AppPorts) {
-    this.settings = new SettingsService({
+  /** Builds every service; the gallery database is opened (and checked, and repaired) here. */
+  static async create(ports: AppPorts): Promise<AppServices> {
+    const hub = new EventHub();
+    const notices = new NoticeBoard(hub.emit);
+    const settings = new SettingsService({
       store: ports.settingsStore.store,
       recovery: ports.settingsStore.recovery,
       defaults: defaultSettings(ports.dataDir),
-      emit: this.hub.emit,
-      notices: this.notices,
+      emit: hub.emit,
+      notices,
     });
+    const { gallery } = await GalleryService.open({
+      dataDir: ports.dataDir,
+      outputDir: () => settings.get().outputDir,
+      emit: hub.emit,
+      notices,
+    });
+    return new AppServices(ports, hub, notices, settings, gallery);
+  }
+
+  private constructor(
+    private readonly ports: AppPorts,
+    readonly hub: EventHub,
+    readonly notices: NoticeBoard,
+    readonly settings: SettingsService,
+    readonly gallery: GalleryService,
+  ) {
     this.engine = new EngineClient(ports.spawnEngine, {
       providers: this.settings.get().executionProviders,
       onState: (state) => this.setEngineState(state),
@@ -73,7 +90,7 @@ export class AppServices {
       engine: this.engine,
       codec: ports.codec,
       emit: this.hub.emit,
-      outputDir: () => this.settings.get().outputDir,
+      results: (generation) => this.gallery.add(generation),
       demoModel: () => ensureDemoModel(this.settings.get().modelsDir),
       appVersion: ports.version,
       previewDecoders: () => findTaesd(this.settings.get().modelsDir),
@@ -101,8 +118,14 @@ export class AppServices {
     this.hub.emit('engine.state', state);
   }
 
+  /** Named folders the media route / protocol may serve files from. */
+  mediaRoots(): Record<string, string> {
+    return { outputs: this.settings.get().outputDir, thumbs: join(this.ports.dataDir, 'thumbnails') };
+  }
+
   async dispose(): Promise<void> {
     await this.engine.dispose();
+    this.gallery.close();
   }
 
   async openExternal(url: string): Promise<boolean> {

@@ -71,7 +71,7 @@ function hardenContents(contents: WebContents): void {
 
 async function start(): Promise<void> {
   const dataDir = app.getPath('userData');
-  const services = new AppServices({
+  const services = await AppServices.create({
     host: 'electron',
     version: app.getVersion(),
     dataDir,
@@ -106,7 +106,7 @@ async function start(): Promise<void> {
 
   protocol.handle(MEDIA_SCHEME, async (request) => {
     const url = new URL(request.url);
-    const file = resolveMediaPath({ outputs: services.settings.get().outputDir }, `${url.host}${url.pathname}`);
+    const file = resolveMediaPath(services.mediaRoots(), `${url.host}${url.pathname}`);
     if (!file) return new Response('Not found', { status: 404 });
     try {
       return new Response(await readFile(file), { headers: { 'content-type': mimeTypeOf(file) } });

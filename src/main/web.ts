@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   const dataDir = values.data ? resolve(values.data) : defaultDataDir();
   mkdirSync(dataDir, { recursive: true });
 
-  const app = new AppServices({
+  const app = await AppServices.create({
     host: 'web',
     version: pkg.version,
     dataDir,
@@ -55,7 +55,7 @@ async function main(): Promise<void> {
 
   const server = await startWebServer({
     rendererDir: values.renderer ? resolve(values.renderer) : join(here, '../renderer'),
-    mediaRoots: () => ({ outputs: app.settings.get().outputDir }),
+    mediaRoots: () => app.mediaRoots(),
     port,
   });
   const detach = attachWsTransport(server.wss, app.router, app.hub);

@@ -207,6 +207,8 @@ export type GenerateRequest = z.infer<typeof zGenerateRequest>;
 export const jobStatuses = ['queued', 'running', 'done', 'failed', 'cancelled'] as const;
 
 export const zJobResult = z.object({
+  /** The gallery image this result became. */
+  imageId: z.number(),
   /** Media path, served by `sumi-media://` or the web host's /media/ route. */
   media: z.string(),
   seed: z.number(),
@@ -252,6 +254,79 @@ export const zJobProgress = z.object({
 export type JobProgress = z.infer<typeof zJobProgress>;
 
 // ---------------------------------------------------------------------------------------------
+// Gallery
+// ---------------------------------------------------------------------------------------------
+
+export const generationModes = ['txt2img', 'img2img', 'inpaint', 'outpaint'] as const;
+
+export const zGalleryItem = z.object({
+  id: z.number(),
+  /** Media path of the PNG (`outputs/…`). */
+  media: z.string(),
+  /** Media path of the 256-px WebP thumbnail (`thumbs/…`); null when the file is missing. */
+  thumb: z.string().nullable(),
+  width: z.number(),
+  height: z.number(),
+  seed: z.number(),
+  prompt: z.string(),
+  negativePrompt: z.string(),
+  mode: z.enum(generationModes),
+  modelName: z.string(),
+  sampler: z.string(),
+  steps: z.number(),
+  cfg: z.number(),
+  favourite: z.boolean(),
+  rating: z.number(),
+  boardId: z.number().nullable(),
+  trashed: z.boolean(),
+  missing: z.boolean(),
+  createdAt: z.string(),
+});
+export type GalleryItem = z.infer<typeof zGalleryItem>;
+
+export const zGalleryPageQuery = z.strictObject({
+  cursor: z.string().max(512).nullable().optional(),
+  limit: z.int().min(1).max(200).default(60),
+  sort: z.enum(['newest', 'oldest']).default('newest'),
+  search: z.string().max(500).optional(),
+  filters: z
+    .strictObject({
+      model: z.string().max(512).optional(),
+      sampler: z.string().max(64).optional(),
+      width: z.int().positive().optional(),
+      height: z.int().positive().optional(),
+      /** Milliseconds since the epoch, inclusive. */
+      from: z.number().optional(),
+      /** Milliseconds since the epoch, exclusive. */
+      to: z.number().optional(),
+      mode: z.enum(generationModes).optional(),
+      favourite: z.boolean().optional(),
+      boardId: z.int().optional(),
+      trashed: z.boolean().optional(),
+    })
+    .optional(),
+});
+export type GalleryPageQuery = z.infer<typeof zGalleryPageQuery>;
+
+export const zGalleryDetail = z.object({
+  item: zGalleryItem,
+  /** The full Sumi recipe; null for images recovered from files without one. */
+  recipe: z.record(z.string(), z.unknown()).nullable(),
+  /** A1111's infotext for this image (for "copy parameters"). */
+  infotext: z.string(),
+  executionProvider: z.string(),
+  ortVersion: z.string(),
+  timings: z.record(z.string(), z.number()),
+  ancestors: z.array(zGalleryItem),
+  children: z.array(zGalleryItem),
+});
+export type GalleryDetail = z.infer<typeof zGalleryDetail>;
+
+const zImageIds = z.array(z.int().positive()).min(1).max(10_000);
+
+export const zBoard = z.object({ id: z.number(), name: z.string(), builtin: z.boolean(), imageCount: z.number() });
+
+// ---------------------------------------------------------------------------------------------
 // Methods and events
 // ---------------------------------------------------------------------------------------------
 
@@ -277,6 +352,35 @@ export const methods = {
   'jobs.cancel': { input: z.strictObject({ id: z.string().min(1) }), output: zNone },
   /** Unloads the model by restarting the engine process, which gives all of its memory back (GPU memory too). */
   'engine.unload': { input: zNone, output: zNone },
+  'gallery.page': {
+    input: zGalleryPageQuery,
+    output: z.object({ items: z.array(zGalleryItem), nextCursor: z.string().nullable() }),
+  },
+  'gallery.get': { input: z.strictObject({ id: z.int().positive() }), output: zGalleryDetail },
+  'gallery.update': {
+    input: z.strictObject({
+      ids: zImageIds,
+      favourite: z.boolean().optional(),
+      rating: z.int().min(0).max(5).optional(),
+      boardId: z.int().positive().nullable().optional(),
+    }),
+    output: zNone,
+  },
+  'gallery.trash': { input: z.strictObject({ ids: zImageIds }), output: zNone },
+  'gallery.restore': { input: z.strictObject({ ids: zImageIds }), output: zNone },
+  'gallery.emptyTrash': { input: zNone, output: z.object({ removed: z.number() }) },
+  /** Regenerate (same seed) or, with `newSeed`, a variation; the new image records this one as its parent. */
+  'gallery.rerun': {
+    input: z.strictObject({ id: z.int().positive(), newSeed: z.boolean().default(false) }),
+    output: z.object({ jobId: z.string() }),
+  },
+  'boards.list': { input: zNone, output: z.array(zBoard) },
+  'boards.create': { input: z.strictObject({ name: z.string().trim().min(1).max(100) }), output: zBoard },
+  'boards.rename': {
+    input: z.strictObject({ id: z.int().positive(), name: z.string().trim().min(1).max(100) }),
+    output: zBoard,
+  },
+  'boards.delete': { input: z.strictObject({ id: z.int().positive() }), output: zNone },
   'jobs.move': { input: z.strictObject({ id: z.string().min(1), toIndex: z.int().min(0) }), output: zNone },
 } as const satisfies Record<string, MethodSpec>;
 
@@ -286,6 +390,7 @@ export const events = {
   'engine.state': zEngineState,
   'job.updated': zJob,
   'job.progress': zJobProgress,
+  'gallery.added': z.object({ items: z.array(zGalleryItem) }),
 } as const satisfies Record<string, z.ZodType>;
 
 export type Methods = typeof methods;

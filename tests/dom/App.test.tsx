@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, test } from 'vitest';
 import type { StudioTransport } from '../../src/preload/contract';
+import type { AppServices } from '../../src/main/AppServices';
 import { createClient } from '../../src/renderer/src/api/client';
 import { StudioProvider } from '../../src/renderer/src/api/StudioProvider';
 import { App } from '../../src/renderer/src/app/App';
@@ -20,7 +21,7 @@ let root: Root;
 let container: HTMLDivElement;
 const temp = makeTempDir('sumi-dom-');
 
-function inProcessTransport(app: ReturnType<typeof createTestApp>): StudioTransport {
+function inProcessTransport(app: AppServices): StudioTransport {
   return {
     invoke: (method, input) => app.router.dispatch(method, structuredClone(input)),
     subscribe: (event, listener) => app.hub.subscribe((name, payload) => name === event && listener(payload)),
@@ -47,7 +48,7 @@ afterEach(() => {
 
 describe('App shell', () => {
   test('shows the host, the engine state and the studio page first', async () => {
-    const app = createTestApp(join(temp.dir, 'a'));
+    const app = await createTestApp(join(temp.dir, 'a'));
     act(() =>
       root.render(
         <StudioProvider client={createClient(inProcessTransport(app))} hostKind="web">
@@ -64,7 +65,7 @@ describe('App shell', () => {
 
   test('Ctrl+5 opens Settings, and saving writes the real settings file', async () => {
     const dir = join(temp.dir, 'b');
-    const app = createTestApp(dir);
+    const app = await createTestApp(dir);
     act(() =>
       root.render(
         <StudioProvider client={createClient(inProcessTransport(app))} hostKind="web">

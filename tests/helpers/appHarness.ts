@@ -7,8 +7,8 @@ import { openNodeSettingsStore } from '../../src/main/platform/node/settingsStor
 import { sharpCodec } from '../../src/main/platform/sharpCodec';
 import { spawnTestEngine } from './engineHarness';
 
-export function createTestApp(dataDir: string): AppServices {
-  return new AppServices({
+export function createTestApp(dataDir: string): Promise<AppServices> {
+  return AppServices.create({
     host: 'web',
     version: '0.0.0-test',
     dataDir,

@@ -24,6 +24,32 @@ export function createHandlers(app: AppServices): Handlers {
       await app.engine.restart();
       return {};
     },
+    'gallery.page': (query) => app.gallery.page(query),
+    'gallery.get': ({ id }) => app.gallery.get(id),
+    'gallery.update': ({ ids, favourite, rating, boardId }) => {
+      app.gallery.update(ids, { favourite, rating, boardId });
+      return {};
+    },
+    'gallery.trash': ({ ids }) => {
+      app.gallery.trash(ids);
+      return {};
+    },
+    'gallery.restore': ({ ids }) => {
+      app.gallery.restore(ids);
+      return {};
+    },
+    'gallery.emptyTrash': () => app.gallery.emptyTrash(),
+    'gallery.rerun': ({ id, newSeed }) => {
+      const { request, parentImageId } = app.gallery.rerunRequest(id, newSeed ? -1 : undefined);
+      return app.generation.submit(request, { parentImageId });
+    },
+    'boards.list': () => app.gallery.repo.listBoards(),
+    'boards.create': ({ name }) => app.gallery.repo.createBoard(name),
+    'boards.rename': ({ id, name }) => app.gallery.repo.renameBoard(id, name),
+    'boards.delete': ({ id }) => {
+      app.gallery.repo.deleteBoard(id);
+      return {};
+    },
     'jobs.move': ({ id, toIndex }) => {
       app.generation.move(id, toIndex);
       return {};

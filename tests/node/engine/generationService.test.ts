@@ -15,7 +15,7 @@ import { ensureFixture } from '../../helpers/fixtures';
 import { makeTempDir } from '../../helpers/tempDir';
 
 const temp = makeTempDir('sumi-generation-');
-const app = createTestApp(temp.dir);
+const app = await createTestApp(temp.dir);
 afterAll(async () => {
   await app.dispose();
   temp.cleanup();
@@ -106,6 +106,7 @@ describe('generation service', () => {
     const next = app.generation.submit({
       ...request,
       model,
+      seed: 77,
       negativePrompt: '',
       batchSize: 1,
       batchCount: 1,

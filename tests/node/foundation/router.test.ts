@@ -1,4 +1,5 @@
-import { afterAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { AppServices } from '../../../src/main/AppServices';
 import { createRouter, fieldPath, type Handlers } from '../../../src/main/ipc/router';
 import { AppError } from '../../../src/main/services/AppError';
 import { makeTempDir } from '../../helpers/tempDir';
@@ -6,8 +7,14 @@ import { createTestApp } from '../../helpers/appHarness';
 
 describe('router', () => {
   const { dir, cleanup } = makeTempDir();
-  const app = createTestApp(dir);
-  afterAll(cleanup);
+  let app: AppServices;
+  beforeAll(async () => {
+    app = await createTestApp(dir);
+  });
+  afterAll(async () => {
+    await app.dispose();
+    cleanup();
+  });
 
   test('an unknown method gets a typed UNKNOWN_METHOD error', async () => {
     const result = await app.router.dispatch('gallery.dropEverything', {});

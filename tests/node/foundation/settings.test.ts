@@ -21,9 +21,9 @@ function configOf(dir: string): Record<string, unknown> {
 }
 
 describe('settings service', () => {
-  test('a fresh data folder starts on defaults and creates the folders', () => {
+  test('a fresh data folder starts on defaults and creates the folders', async () => {
     const dir = dataDir();
-    const app = createTestApp(dir);
+    const app = await createTestApp(dir);
     const s = app.settings.get();
     expect(s.schemaVersion).toBe(SETTINGS_VERSION);
     expect(s.modelsDir).toBe(join(dir, 'models'));
@@ -33,15 +33,15 @@ describe('settings service', () => {
     expect(app.info().notices).toEqual([]);
   });
 
-  test('an update is written to the file and read back by a new process', () => {
+  test('an update is written to the file and read back by a new process', async () => {
     const dir = dataDir();
-    const first = createTestApp(dir);
+    const first = await createTestApp(dir);
     const seen: string[] = [];
     first.hub.subscribe((event) => seen.push(event));
     first.settings.update({ theme: 'light', defaults: { steps: 40 }, executionProviders: ['cpu'] });
     expect(seen).toContain('settings.changed');
     expect(configOf(dir)).toMatchObject({ theme: 'light', defaults: { steps: 40 } });
-    const second = createTestApp(dir);
+    const second = await createTestApp(dir);
     expect(second.settings.get()).toMatchObject({
       theme: 'light',
       executionProviders: ['cpu'],
@@ -57,9 +57,9 @@ describe('settings service', () => {
     [{ executionProviders: ['tpu'] }, 'executionProviders[0]'],
     [{ modelsDir: 'relative/models' }, 'modelsDir'],
     [{ theme: 'neon' }, 'theme'],
-  ])('an invalid value %j is refused, naming %s, and nothing changes', (patch, field) => {
+  ])('an invalid value %j is refused, naming %s, and nothing changes', async (patch, field) => {
     const dir = dataDir();
-    const app = createTestApp(dir);
+    const app = await createTestApp(dir);
     const before = readFileSync(join(dir, 'config.json'), 'utf8');
     let caught: unknown;
     try {
@@ -73,19 +73,19 @@ describe('settings service', () => {
     expect(readFileSync(join(dir, 'config.json'), 'utf8')).toBe(before);
   });
 
-  test('a models folder that cannot be created is refused naming the field', () => {
+  test('a models folder that cannot be created is refused naming the field', async () => {
     const dir = dataDir();
-    const app = createTestApp(dir);
+    const app = await createTestApp(dir);
     writeFileSync(join(dir, 'a-file'), 'not a folder');
     expect(() => app.settings.update({ modelsDir: join(dir, 'a-file', 'models') })).toThrow(
       /modelsDir: the folder cannot be created/,
     );
   });
 
-  test('a corrupt settings file is moved aside, the app starts on defaults and says so', () => {
+  test('a corrupt settings file is moved aside, the app starts on defaults and says so', async () => {
     const dir = dataDir();
     writeFileSync(join(dir, 'config.json'), '{"theme": "light", oops');
-    const app = createTestApp(dir);
+    const app = await createTestApp(dir);
     expect(app.settings.get().theme).toBe('dark');
     const moved = readdirSync(dir).filter((f) => /^config\.corrupt-.+\.json$/.test(f));
     expect(moved).toHaveLength(1);
@@ -97,13 +97,13 @@ describe('settings service', () => {
     expect(configOf(dir).schemaVersion).toBe(SETTINGS_VERSION);
   });
 
-  test('a field that does not validate falls back to its default and the rest is kept', () => {
+  test('a field that does not validate falls back to its default and the rest is kept', async () => {
     const dir = dataDir();
     writeFileSync(
       join(dir, 'config.json'),
       JSON.stringify({ schemaVersion: 1, theme: 'light', defaults: { steps: -4, cfg: 9 }, executionProviders: 'gpu' }),
     );
-    const app = createTestApp(dir);
+    const app = await createTestApp(dir);
     const s = app.settings.get();
     expect(s.theme).toBe('light');
     expect(s.defaults.cfg).toBe(9);
@@ -114,7 +114,7 @@ describe('settings service', () => {
     expect(configOf(dir)).toMatchObject({ defaults: { steps: 25, cfg: 9 } });
   });
 
-  test('a version-0 file is migrated: old folder names and single provider are carried over', () => {
+  test('a version-0 file is migrated: old folder names and single provider are carried over', async () => {
     const dir = dataDir();
     writeFileSync(
       join(dir, 'config.json'),
@@ -125,7 +125,7 @@ describe('settings service', () => {
         theme: 'light',
       }),
     );
-    const app = createTestApp(dir);
+    const app = await createTestApp(dir);
     expect(app.settings.get()).toMatchObject({
       schemaVersion: 1,
       modelsDir: join(dir, 'm'),
@@ -137,15 +137,15 @@ describe('settings service', () => {
     expect(app.info().notices).toEqual([]);
   });
 
-  test('a file from a newer version is not trusted: defaults, with a notice that says why', () => {
+  test('a file from a newer version is not trusted: defaults, with a notice that says why', async () => {
     const dir = dataDir();
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ schemaVersion: 99, theme: 'light' }));
-    const app = createTestApp(dir);
+    const app = await createTestApp(dir);
     expect(app.settings.get().theme).toBe('dark');
     expect(app.info().notices[0]?.detail).toMatch(/newer Sumi Studio/);
   });
 
-  test('migrations run in order and a missing step is an error', () => {
+  test('migrations run in order and a missing step is an error', async () => {
     const steps = {
       1: (r: Record<string, unknown>) => ({ ...r, a: 1, schemaVersion: 1 }),
       2: (r: Record<string, unknown>) => ({ ...r, b: (r.a as number) + 1, schemaVersion: 2 }),
@@ -155,11 +155,11 @@ describe('settings service', () => {
     expect(() => migrateSettings({}, { 1: steps[1] }, 2)).toThrow(/No settings migration to version 2/);
   });
 
-  test('reset goes back to defaults and is saved', () => {
+  test('reset goes back to defaults and is saved', async () => {
     const dir = dataDir();
-    const app = createTestApp(dir);
+    const app = await createTestApp(dir);
     app.settings.update({ theme: 'light' });
     app.settings.reset();
-    expect(createTestApp(dir).settings.get().theme).toBe('dark');
+    expect((await createTestApp(dir)).settings.get().theme).toBe('dark');
   });
 });

@@ -23,7 +23,7 @@ beforeAll(async () => {
   writeFileSync(join(rendererDir, 'index.html'), '<!doctype html><title>t</title>');
   writeFileSync(join(rendererDir, 'assets', 'app.js'), 'console.log(1)');
   writeFileSync(join(temp.dir, 'secret.txt'), 'outside the bundle');
-  const app = createTestApp(join(temp.dir, 'data'));
+  const app = await createTestApp(join(temp.dir, 'data'));
   outputs = app.settings.get().outputDir;
   writeFileSync(join(outputs, 'image.png'), 'png-bytes');
   server = await startWebServer({ rendererDir, mediaRoots: () => ({ outputs }), port: 0 });

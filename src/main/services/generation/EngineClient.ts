@@ -50,6 +50,8 @@ export class EngineClient {
   private providers: ProviderName[];
   private readonly onState: (state: EngineState) => void;
   private provider: ProviderName | null = null;
+  /** The engine's ONNX Runtime version, once it has started. */
+  ortVersion: string | null = null;
 
   constructor(
     private readonly spawn: SpawnEngine,
@@ -68,6 +70,7 @@ export class EngineClient {
     this.ready = new Promise((resolve, reject) => {
       handle.onMessage((message) => {
         if (message.t === 'ready') {
+          this.ortVersion = message.ortVersion;
           handle.send({ t: 'configure', providers: this.providers });
           this.onState({ state: 'ready', provider: this.provider });
           resolve(message);

@@ -1,17 +1,16 @@
 /**
  * The job queue: ordered, one job on the accelerator at a time, cancel and reorder, progress and
- * previews as events, results written as PNG files into the output folder (atomically: temp file,
- * fsync, rename). The gallery takes over storage when it lands.
+ * previews as events, results handed to the gallery (each PNG carrying its recipe).
  */
 import { randomInt, randomUUID } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
-import { basename, join, relative } from 'node:path';
-import { DEMO_MODEL, type GenerateRequest, type Job, type JobProgress } from '@contract';
+import { basename } from 'node:path';
+import { DEMO_MODEL, type GalleryItem, type GenerateRequest, type Job, type JobProgress } from '@contract';
 import type { Emit } from '../../ipc/EventHub';
 import type { DiffusionRequest } from '../../engine/pipelines/StableDiffusionPipeline';
 import { AppError } from '../AppError';
 import { formatInfotext, type SumiRecipe } from '../gallery/metadata/infotext';
 import { withTextChunks } from '../gallery/metadata/pngChunks';
+import type { NewGeneration } from '../gallery/GalleryService';
 import type { EngineClient } from './EngineClient';
 import type { ImageCodec } from './ImageCodec';
 
@@ -19,7 +18,8 @@ export interface GenerationDeps {
   engine: EngineClient;
   codec: ImageCodec;
   emit: Emit;
-  outputDir: () => string;
+  /** Where finished images go: the gallery (files first, then rows). */
+  results: (generation: NewGeneration) => Promise<GalleryItem[]>;
   /** Returns the demo model's folder, creating it on first use. */
   demoModel: () => Promise<string>;
   previewEvery?: number;
@@ -31,6 +31,7 @@ export interface GenerationDeps {
 interface JobRecord {
   job: Job;
   request: GenerateRequest;
+  parentImageId: number | null;
 }
 
 const PREVIEW_EVERY = 2;
@@ -43,7 +44,7 @@ export class GenerationService {
 
   constructor(private readonly deps: GenerationDeps) {}
 
-  submit(request: GenerateRequest): { jobId: string } {
+  submit(request: GenerateRequest, options: { parentImageId?: number } = {}): { jobId: string } {
     const seed = request.seed === -1 ? randomInt(0, 2 ** 32 - 1) : request.seed;
     const job: Job = {
       id: randomUUID(),
@@ -66,7 +67,7 @@ export class GenerationService {
       results: [],
       provider: null,
     };
-    const record = { job, request: { ...request, seed } };
+    const record: JobRecord = { job, request: { ...request, seed }, parentImageId: options.parentImageId ?? null };
     this.queue.push(record);
     this.deps.emit('job.updated', job);
     void this.pump();
@@ -180,14 +181,32 @@ export class GenerationService {
           rng: request.rng,
           appVersion: this.deps.appVersion,
         };
+        const images = [];
         for (const [i, image] of result.images.entries()) {
           // Every PNG carries its recipe: A1111's infotext for other tools, the full recipe for us.
           const png = withTextChunks(await this.deps.codec.encodePng(image), [
             { keyword: 'parameters', text: formatInfotext(recipe), kind: 'tEXt' },
             { keyword: 'sumi', text: JSON.stringify(recipe), kind: 'iTXt' },
           ]);
-          const media = await this.save(png, seed, i);
-          job.results.push({ media, seed, width: image.width, height: image.height });
+          images.push({ png, seed, width: image.width, height: image.height, batchIndex: i });
+        }
+        const items = await this.deps.results({
+          recipe,
+          request: { ...request, seed },
+          images,
+          timings: { ...result.timings, totalMs: performance.now() - started },
+          executionProvider: result.provider,
+          ortVersion: this.deps.engine.ortVersion ?? 'unknown',
+          parentImageId: record.parentImageId,
+        });
+        for (const item of items) {
+          job.results.push({
+            imageId: item.id,
+            media: item.media,
+            seed: item.seed,
+            width: item.width,
+            height: item.height,
+          });
         }
         this.deps.emit('job.updated', structuredClone(job));
       }
@@ -235,32 +254,5 @@ export class GenerationService {
         : null,
     };
     this.deps.emit('job.progress', event);
-  }
-
-  /** Writes a PNG atomically into `<outputDir>/<date>/` and returns its media path. */
-  private async save(png: Buffer, seed: number, index: number): Promise<string> {
-    const root = this.deps.outputDir();
-    const day = new Date().toISOString().slice(0, 10);
-    const dir = join(root, day);
-    mkdirSync(dir, { recursive: true });
-    const name = `${Date.now()}-${seed}-${index}.png`;
-    const final = join(dir, name);
-    const temp = join(dir, `.${name}.tmp`);
-    const fd = openSync(temp, 'w');
-    try {
-      writeSync(fd, png);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(temp, final);
-    try {
-      const dirFd = openSync(dir, 'r');
-      fsyncSync(dirFd);
-      closeSync(dirFd);
-    } catch {
-      // Directories cannot be fsynced on Windows; the rename is still atomic there.
-    }
-    return `outputs/${relative(root, final).split(/[\\/]/).join('/')}`;
   }
 }
