@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AppInfo, EngineState, Settings } from '@contract';
+import { zGenerateRequest, type AppInfo, type EngineState, type Job, type Settings } from '@contract';
 import { createHandlers } from './ipc/handlers';
 import { EventHub } from './ipc/EventHub';
 import { createRouter, type Router } from './ipc/router';
@@ -13,11 +13,49 @@ import { defaultSettings } from './services/settings/defaults';
 import { SettingsService } from './services/settings/SettingsService';
 import type { OpenedStore } from './platform/openConfStore';
 import { EngineClient, type SpawnEngine } from './services/generation/EngineClient';
-import { GenerationService } from './services/generation/GenerationService';
+import { GenerationService, type JobStore } from './services/generation/GenerationService';
 import { GalleryService } from './services/gallery/GalleryService';
 import type { ImageCodec } from './services/generation/ImageCodec';
 import { ensureDemoModel } from './services/models/demoModel';
 import { isAllowedExternalUrl } from './platform/externalUrls';
+
+/** The job queue kept in the gallery database: queued jobs survive a restart. */
+function galleryJobStore(gallery: GalleryService): JobStore {
+  const ms = (iso: string | null): number | null => (iso ? Date.parse(iso) : null);
+  return {
+    add: (record) =>
+      gallery.repo.enqueueJob({
+        id: record.job.id,
+        request: { request: record.request, parentImageId: record.parentImageId, job: record.job },
+      }),
+    update: (job) =>
+      gallery.repo.updateJob(job.id, {
+        status: job.status,
+        startedAt: ms(job.startedAt),
+        finishedAt: ms(job.finishedAt),
+        error: job.error,
+        results: job.results,
+        provider: job.provider,
+      }),
+    move: (id, toIndex) => gallery.repo.moveJob(id, toIndex),
+    queued: () =>
+      gallery.repo
+        .listJobs()
+        .filter((j) => j.status === 'queued')
+        .flatMap((j) => {
+          const saved = j.request as { request?: unknown; parentImageId?: number | null; job?: Job };
+          const request = zGenerateRequest.safeParse(saved.request);
+          if (!request.success || !saved.job) return [];
+          return [
+            {
+              job: { ...saved.job, status: 'queued' as const },
+              request: request.data,
+              parentImageId: saved.parentImageId ?? null,
+            },
+          ];
+        }),
+  };
+}
 
 /** TAESD decoders the user put in the models folder: `taesd/model.onnx` (SD 1.x/2.x), `taesdxl/model.onnx` (SDXL). */
 function findTaesd(modelsDir: string): { sd?: string; sdxl?: string } {
@@ -94,7 +132,9 @@ export class AppServices {
       demoModel: () => ensureDemoModel(this.settings.get().modelsDir),
       appVersion: ports.version,
       previewDecoders: () => findTaesd(this.settings.get().modelsDir),
+      jobs: galleryJobStore(gallery),
     });
+    this.generation.resume();
     this.router = createRouter(createHandlers(this), {
       checkOutputs: process.env.NODE_ENV !== 'production',
       onInternalError: (method, err) => ports.log?.(`internal error in ${method}`, err),
@@ -124,7 +164,10 @@ export class AppServices {
   }
 
   async dispose(): Promise<void> {
+    this.generation.stop();
     await this.engine.dispose();
+    // The job the engine was running fails with the reason; let it record that before the database closes.
+    await this.generation.idle();
     this.gallery.close();
   }
 

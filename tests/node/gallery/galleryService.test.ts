@@ -248,3 +248,54 @@ describe('gallery service', () => {
     await app.dispose();
   });
 });
+
+describe('the job queue across restarts', () => {
+  test('queued jobs survive a restart and run; a job cut off by a crash is marked failed with the reason', async () => {
+    const dir = join(temp.dir, 'jobs');
+    const model = await ensureFixture('sd1-optimum');
+    const base = {
+      mode: 'txt2img',
+      model,
+      prompt: 'a tide pool',
+      sampler: 'euler',
+      steps: 2,
+      cfg: 5,
+      width: 64,
+      height: 64,
+      rng: 'fast',
+    };
+    let app = await createTestApp(dir);
+    const first = await call<{ jobId: string }>(app, 'generate.submit', { ...base, steps: 150, seed: 1 });
+    const second = await call<{ jobId: string }>(app, 'generate.submit', { ...base, seed: 2 });
+    const third = await call<{ jobId: string }>(app, 'generate.submit', { ...base, seed: 3 });
+    await call(app, 'jobs.move', { id: third.jobId, toIndex: 0 });
+    let stepped = false;
+    app.hub.subscribe((event, payload) => {
+      if (event === 'job.progress' && (payload as { id: string }).id === first.jobId) stepped = true;
+    });
+    while (!stepped) await new Promise((r) => setTimeout(r, 20));
+    // The app closes mid-job: the running job fails with the reason, the queued ones wait for the next start.
+    await app.dispose();
+    const reopened = await createTestApp(dir);
+    const firstAfter = reopened.generation.list().find((j) => j.id === first.jobId);
+    expect(firstAfter).toBeUndefined();
+    await reopened.generation.idle();
+    const done = reopened.generation
+      .list()
+      .filter((j) => j.status === 'done')
+      .map((j) => j.id);
+    expect(done).toEqual([third.jobId, second.jobId]);
+    const rows = reopened.gallery.repo.listJobs();
+    expect(rows.find((j) => j.id === first.jobId)?.status).toBe('failed');
+    expect(rows.find((j) => j.id === first.jobId)?.error?.message).toMatch(/engine process stopped/);
+    // A row left 'running' by a real crash is marked failed at the next start.
+    reopened.gallery.repo.updateJob(second.jobId, { status: 'running' });
+    await reopened.dispose();
+    app = await createTestApp(dir);
+    const crashed = app.gallery.repo.listJobs().find((j) => j.id === second.jobId);
+    expect(crashed?.status).toBe('failed');
+    expect(crashed?.error?.message).toContain('stopped while this job was running');
+    expect(app.info().notices.some((n) => n.message.includes('cut off'))).toBe(true);
+    await app.dispose();
+  });
+});

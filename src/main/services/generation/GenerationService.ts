@@ -24,6 +24,8 @@ export interface GenerationDeps {
   demoModel: () => Promise<string>;
   previewEvery?: number;
   appVersion: string;
+  /** Persists jobs; without it the queue lives in memory only. */
+  jobs?: JobStore;
   /** TAESD decoders installed by the user, for full-size previews. */
   previewDecoders?: () => { sd?: string; sdxl?: string };
 }
@@ -34,6 +36,17 @@ interface JobRecord {
   parentImageId: number | null;
 }
 
+/** Where jobs are kept so that queued ones survive a restart (the gallery database). */
+export interface JobStore {
+  add(record: JobRecord): void;
+  update(job: Job): void;
+  move(id: string, toIndex: number): void;
+  /** Jobs the last run left queued, in queue order. */
+  queued(): JobRecord[];
+}
+
+export type { JobRecord };
+
 const PREVIEW_EVERY = 2;
 
 export class GenerationService {
@@ -41,8 +54,24 @@ export class GenerationService {
   private readonly finished: JobRecord[] = [];
   private running: JobRecord | null = null;
   private pumping = false;
+  private stopped = false;
 
   constructor(private readonly deps: GenerationDeps) {}
+
+  /** Takes up the jobs a previous run left queued. */
+  resume(): void {
+    const pending = this.deps.jobs?.queued() ?? [];
+    for (const record of pending) {
+      this.queue.push(record);
+      this.deps.emit('job.updated', structuredClone(record.job));
+    }
+    if (pending.length) void this.pump();
+  }
+
+  /** Starts no further job (the app is closing); queued jobs stay queued for the next start. */
+  stop(): void {
+    this.stopped = true;
+  }
 
   submit(request: GenerateRequest, options: { parentImageId?: number } = {}): { jobId: string } {
     const seed = request.seed === -1 ? randomInt(0, 2 ** 32 - 1) : request.seed;
@@ -69,6 +98,7 @@ export class GenerationService {
     };
     const record: JobRecord = { job, request: { ...request, seed }, parentImageId: options.parentImageId ?? null };
     this.queue.push(record);
+    this.deps.jobs?.add(record);
     this.deps.emit('job.updated', job);
     void this.pump();
     return { jobId: job.id };
@@ -100,18 +130,23 @@ export class GenerationService {
       throw new AppError('NOT_FOUND', `Job ${id} is not waiting in the queue (only queued jobs can move).`);
     const [record] = this.queue.splice(index, 1);
     if (record) this.queue.splice(Math.min(toIndex, this.queue.length), 0, record);
+    this.deps.jobs?.move(id, toIndex);
   }
 
   /** Resolves when the queue is empty and nothing is running (tests, CLI). */
   async idle(): Promise<void> {
-    while (this.running || this.queue.length) await new Promise((r) => setTimeout(r, 20));
+    while (this.running || (this.queue.length && !this.stopped)) await new Promise((r) => setTimeout(r, 20));
   }
 
   private async pump(): Promise<void> {
     if (this.pumping) return;
     this.pumping = true;
     try {
-      for (let next = this.queue.shift(); next; next = this.queue.shift()) {
+      for (
+        let next = this.stopped ? undefined : this.queue.shift();
+        next;
+        next = this.stopped ? undefined : this.queue.shift()
+      ) {
         this.running = next;
         await this.run(next);
         this.running = null;
@@ -125,6 +160,7 @@ export class GenerationService {
     const { job, request } = record;
     job.status = 'running';
     job.startedAt = new Date().toISOString();
+    this.deps.jobs?.update(job);
     this.deps.emit('job.updated', structuredClone(job));
     try {
       const modelDir = request.model === DEMO_MODEL ? await this.deps.demoModel() : request.model;
@@ -225,6 +261,7 @@ export class GenerationService {
     record.job.status = status;
     record.job.error = error;
     record.job.finishedAt = new Date().toISOString();
+    this.deps.jobs?.update(record.job);
     this.finished.push(record);
     if (this.finished.length > 200) this.finished.shift();
     this.deps.emit('job.updated', structuredClone(record.job));
