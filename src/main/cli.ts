@@ -16,6 +16,11 @@ import { defaultSettings } from './services/settings/defaults';
 import { defaultDataDir } from './platform/node/dataDir';
 import { forkEngine } from './platform/node/forkEngine';
 import { sharpCodec } from './platform/sharpCodec';
+import { GalleryRepository } from './services/gallery/db/GalleryRepository';
+import { openGalleryDb } from './services/gallery/db/openGalleryDb';
+import { formatInfotext, parseA1111, recipeFromA1111, zSumiRecipe } from './services/gallery/metadata/infotext';
+import { PNG_SIGNATURE, readPngText } from './services/gallery/metadata/pngChunks';
+import { recallFromPng } from './services/gallery/metadata/readers';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -35,6 +40,12 @@ const usage = `Usage:
   sumi tokenize [--model DIR] TEXT       token ids with begin/end, no padding
   sumi models probe DIR                  family, prediction type, precision, parts, sizes
   sumi schedulers                        the sampler names
+  sumi infotext parse FILE.png|-         recall a recipe from a PNG (Sumi, A1111, InvokeAI, ComfyUI,
+                                         Fooocus) or, from stdin, an A1111 infotext; --a1111 prints
+                                         exactly what A1111's parse_generation_parameters returns
+  sumi infotext format RECIPE.json       a Sumi recipe as A1111 infotext
+  sumi gallery list [--search TEXT] [--limit N]   the newest gallery images (JSON)
+  sumi gallery show ID                   one image with its full recipe (JSON)
 Common: --data DIR (data folder; default: the app's)`;
 
 function fail(message: string, code = 1): never {
@@ -269,6 +280,75 @@ async function models(args: string[]): Promise<void> {
   );
 }
 
+async function infotext(args: string[]): Promise<void> {
+  const [sub, ...rest] = args;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: { a1111: { type: 'boolean', default: false } },
+  });
+  const source = positionals[0];
+  if (!source) throw new UsageError(`infotext ${sub ?? ''} needs a file (or - for standard input).`);
+  const bytes = source === '-' ? readFileSync(0) : readFileSync(source);
+  if (sub === 'format') {
+    const recipe = zSumiRecipe.safeParse(JSON.parse(bytes.toString('utf8')));
+    if (!recipe.success)
+      throw new UsageError(
+        `${source} is not a Sumi recipe: ${recipe.error.issues[0]?.path.join('.')}: ${recipe.error.issues[0]?.message}`,
+      );
+    process.stdout.write(`${formatInfotext(recipe.data)}\n`);
+    return;
+  }
+  if (sub !== 'parse') throw new UsageError('infotext needs parse or format.');
+  const isPng = bytes.subarray(0, 8).equals(PNG_SIGNATURE);
+  if (values.a1111) {
+    const text = isPng
+      ? (readPngText(bytes).find((c) => c.keyword === 'parameters')?.text ?? '')
+      : bytes.toString('utf8');
+    process.stdout.write(`${JSON.stringify(parseA1111(text), null, 2)}\n`);
+    return;
+  }
+  const recall = isPng
+    ? recallFromPng(bytes)
+    : { source: 'a1111', recipe: recipeFromA1111(parseA1111(bytes.toString('utf8'))) };
+  process.stdout.write(`${JSON.stringify({ source: recall.source, recipe: recall.recipe }, null, 2)}\n`);
+}
+
+async function gallery(args: string[]): Promise<void> {
+  const [sub, ...rest] = args;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: { data: { type: 'string' }, search: { type: 'string' }, limit: { type: 'string', default: '20' } },
+  });
+  const dataDir = values.data ? resolve(values.data) : defaultDataDir();
+  const opened = await openGalleryDb(join(dataDir, 'gallery.sqlite'));
+  if (opened.status !== 'ok')
+    throw new AppError(
+      'IO',
+      `The gallery database is damaged (${opened.problems.join('; ')}); start the app to repair it.`,
+    );
+  const repo = new GalleryRepository(opened.db);
+  try {
+    if (sub === 'list') {
+      const page = repo.page({
+        limit: intOption('limit', values.limit, 20, 1, 500),
+        sort: 'newest',
+        ...(values.search ? { search: values.search } : {}),
+      });
+      print(page.items, true, '');
+    } else if (sub === 'show') {
+      const id = intOption('id', positionals[0], 0, 1, Number.MAX_SAFE_INTEGER);
+      const image = repo.getImage(id);
+      print({ image, generation: repo.getGeneration(image.generationId), lineage: repo.lineage(id) }, true, '');
+    } else {
+      throw new UsageError('gallery needs list or show ID.');
+    }
+  } finally {
+    opened.db.close();
+  }
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   switch (command) {
@@ -278,6 +358,10 @@ async function main(argv: string[]): Promise<void> {
       return tokenize(rest);
     case 'models':
       return models(rest);
+    case 'infotext':
+      return infotext(rest);
+    case 'gallery':
+      return gallery(rest);
     case 'schedulers':
       process.stdout.write(`${JSON.stringify(samplerNames)}\n`);
       return;

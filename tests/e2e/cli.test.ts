@@ -132,3 +132,75 @@ describe('sumi CLI', () => {
     expect(JSON.parse(sumi('schedulers').stdout)).toContain('dpmpp_2m_karras');
   });
 });
+
+describe('sumi infotext and gallery', () => {
+  test('infotext parse --a1111 reads stdin exactly as A1111 does; parse on our PNG recalls the Sumi recipe', async () => {
+    const sample =
+      'a castle, (masterpiece:1.2)\nNegative prompt: blurry, lowres\nSteps: 20, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 7, Seed: 42, Size: 512x768, Model hash: 6ce0161689, Model: v1-5';
+    const r = spawnSync(process.execPath, [join(repoRoot, 'bin/sumi.js'), 'infotext', 'parse', '--a1111', '-'], {
+      input: sample,
+      encoding: 'utf8',
+    });
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      Prompt: 'a castle, (masterpiece:1.2)',
+      'Negative prompt': 'blurry, lowres',
+      Steps: '20',
+      'Size-1': '512',
+      'Size-2': '768',
+      Seed: '42',
+    });
+    const recipeOut = spawnSync(process.execPath, [join(repoRoot, 'bin/sumi.js'), 'infotext', 'parse', '-'], {
+      input: sample,
+      encoding: 'utf8',
+    });
+    expect(JSON.parse(recipeOut.stdout)).toMatchObject({
+      source: 'a1111',
+      recipe: { sampler: 'dpmpp_2m_karras', seed: 42, width: 512, height: 768 },
+    });
+
+    const { createTestApp } = await import('../helpers/appHarness');
+    const dataDir = join(temp.dir, 'gallery-data');
+    const app = await createTestApp(dataDir);
+    const model = await ensureFixture('sd1-optimum');
+    app.generation.submit({
+      mode: 'txt2img',
+      model,
+      prompt: 'a paper boat',
+      negativePrompt: '',
+      sampler: 'euler',
+      steps: 1,
+      cfg: 5,
+      width: 64,
+      height: 64,
+      seed: 8,
+      rng: 'fast',
+      batchSize: 1,
+      batchCount: 1,
+      strength: 0.75,
+    });
+    await app.generation.idle();
+    const media = app.generation.list()[0]?.results[0]?.media as string;
+    const png = join(app.mediaRoots().outputs as string, media.replace(/^outputs\//, ''));
+    await app.dispose();
+
+    const parsed = JSON.parse(sumi('infotext', 'parse', png).stdout) as {
+      source: string;
+      recipe: Record<string, unknown>;
+    };
+    expect(parsed).toMatchObject({ source: 'sumi', recipe: { prompt: 'a paper boat', seed: 8, sampler: 'euler' } });
+    const recipeFile = join(temp.dir, 'recipe.json');
+    writeFileSync(recipeFile, JSON.stringify(parsed.recipe));
+    expect(sumi('infotext', 'format', recipeFile).stdout).toMatch(
+      /^a paper boat\nSteps: 1, Sampler: Euler, .*Seed: 8, Size: 64x64/,
+    );
+
+    const list = JSON.parse(sumi('gallery', 'list', '--data', dataDir).stdout) as { id: number; prompt: string }[];
+    expect(list.map((i) => i.prompt)).toEqual(['a paper boat']);
+    const show = JSON.parse(sumi('gallery', 'show', String(list[0]?.id), '--data', dataDir).stdout) as {
+      generation: { seed: number };
+    };
+    expect(show.generation.seed).toBe(8);
+    expect(sumi('gallery', 'show', '999', '--data', dataDir).code).toBe(1);
+  });
+});
