@@ -324,6 +324,24 @@ export type GalleryDetail = z.infer<typeof zGalleryDetail>;
 
 const zImageIds = z.array(z.int().positive()).min(1).max(10_000);
 
+/** A recipe recalled from a PNG (ours or another tool's): whatever fields it had. */
+export const zRecall = z.object({
+  source: z.enum(['sumi', 'a1111', 'invokeai', 'comfyui', 'fooocus', 'unknown']),
+  recipe: z.record(z.string(), z.unknown()),
+});
+export type Recall = z.infer<typeof zRecall>;
+
+export const zImportProgress = z.object({
+  importId: z.string(),
+  done: z.number(),
+  total: z.number(),
+  imported: z.number(),
+  duplicates: z.number(),
+  failed: z.array(z.object({ file: z.string(), reason: z.string() })),
+  finished: z.boolean(),
+});
+export type ImportProgress = z.infer<typeof zImportProgress>;
+
 export const zBoard = z.object({ id: z.number(), name: z.string(), builtin: z.boolean(), imageCount: z.number() });
 
 // ---------------------------------------------------------------------------------------------
@@ -374,6 +392,21 @@ export const methods = {
     input: z.strictObject({ id: z.int().positive(), newSeed: z.boolean().default(false) }),
     output: z.object({ jobId: z.string() }),
   },
+  /** Reads a dropped or pasted PNG's recipe (Sumi, A1111/Forge, InvokeAI, ComfyUI, Fooocus). */
+  'gallery.recall': {
+    input: z.strictObject({ png: z.base64().max(96 * 1024 * 1024, 'is larger than 64 MB') }),
+    output: zRecall,
+  },
+  /** Imports every PNG of a folder (another tool's outputs) with its recipe; progress as `gallery.import` events. */
+  'gallery.importFolder': {
+    input: z.strictObject({ folder: zAbsolutePath, board: z.string().trim().min(1).max(100).optional() }),
+    output: z.object({ importId: z.string(), total: z.number() }),
+  },
+  /** Copies images (PNG with their metadata) into a folder. */
+  'gallery.export': {
+    input: z.strictObject({ ids: zImageIds, folder: zAbsolutePath }),
+    output: z.object({ files: z.array(z.string()) }),
+  },
   'boards.list': { input: zNone, output: z.array(zBoard) },
   'boards.create': { input: z.strictObject({ name: z.string().trim().min(1).max(100) }), output: zBoard },
   'boards.rename': {
@@ -391,6 +424,7 @@ export const events = {
   'job.updated': zJob,
   'job.progress': zJobProgress,
   'gallery.added': z.object({ items: z.array(zGalleryItem) }),
+  'gallery.import': zImportProgress,
 } as const satisfies Record<string, z.ZodType>;
 
 export type Methods = typeof methods;

@@ -43,6 +43,9 @@ export function createHandlers(app: AppServices): Handlers {
       const { request, parentImageId } = app.gallery.rerunRequest(id, newSeed ? -1 : undefined);
       return app.generation.submit(request, { parentImageId });
     },
+    'gallery.recall': ({ png }) => app.gallery.recall(Buffer.from(png, 'base64')),
+    'gallery.importFolder': ({ folder, board }) => app.gallery.importFolder(folder, board),
+    'gallery.export': ({ ids, folder }) => app.gallery.export(ids, folder),
     'boards.list': () => app.gallery.repo.listBoards(),
     'boards.create': ({ name }) => app.gallery.repo.createBoard(name),
     'boards.rename': ({ id, name }) => app.gallery.repo.renameBoard(id, name),

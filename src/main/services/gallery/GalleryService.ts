@@ -3,14 +3,18 @@
  * store, which also carries the recipe in the file). The index can always be rebuilt from the files:
  * the doctor at start re-imports files the index lost, and marks rows whose file is gone.
  */
-import { readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import sharp from 'sharp';
 import {
   zGenerateRequest,
   type GalleryDetail,
   type GalleryItem,
   type GalleryPageQuery,
   type GenerateRequest,
+  type ImportProgress,
+  type Recall,
 } from '@contract';
 import type { Emit } from '../../ipc/EventHub';
 import { AppError } from '../AppError';
@@ -277,6 +281,119 @@ export class GalleryService {
       }
     }
     return report;
+  }
+
+  /** The recipe a PNG carries, from whichever tool wrote it. Hostile files are refused in words. */
+  recall(png: Buffer): Recall {
+    const recall = recallFromPng(png);
+    return { source: recall.source, recipe: recall.recipe as Record<string, unknown> };
+  }
+
+  /**
+   * Imports every PNG under `folder` (A1111, Forge, InvokeAI, ComfyUI, Fooocus outputs or ours) into
+   * a board, each with the recipe it carries. Runs in the background; progress goes out as
+   * `gallery.import` events. Files already in the gallery count as duplicates; unreadable ones are
+   * listed with the reason and never stop the rest.
+   */
+  importFolder(folder: string, boardName?: string): { importId: string; total: number } {
+    if (!existsSync(folder) || !statSync(folder).isDirectory()) {
+      throw new AppError('VALIDATION', `folder: ${folder} is not a folder.`, {
+        issues: [{ field: 'folder', message: 'is not a folder' }],
+      });
+    }
+    const files = readdirSync(folder, { recursive: true })
+      .map(String)
+      .filter((f) => f.toLowerCase().endsWith('.png'))
+      .sort();
+    const importId = randomUUID();
+    const name = boardName ?? `Imported: ${basename(folder) || folder}`;
+    const board = this.repo.listBoards().find((b) => b.name === name) ?? this.repo.createBoard(name);
+    const progress: ImportProgress = {
+      importId,
+      done: 0,
+      total: files.length,
+      imported: 0,
+      duplicates: 0,
+      failed: [],
+      finished: false,
+    };
+    const known = new Set<string>();
+    for (const image of this.allImages()) known.add(image.file);
+    void (async () => {
+      let lastEmit = 0;
+      for (const file of files) {
+        try {
+          const path = join(folder, file);
+          if (statSync(path).size > 256 * 1024 * 1024) throw new Error('larger than 256 MB');
+          const png = readFileSync(path);
+          const recall = recallFromPng(png);
+          // Decoding the header through sharp refuses files whose dimensions would exhaust memory.
+          const meta = await sharp(png, { limitInputPixels: 64 * 1024 * 1024 }).metadata();
+          if (meta.format !== 'png' || !meta.width || !meta.height) throw new Error('not a PNG image');
+          if (meta.width * meta.height > 64 * 1024 * 1024) {
+            throw new Error(`${meta.width}x${meta.height} is larger than the 64-megapixel limit`);
+          }
+          const { file: stored, bytes } = this.store.put(png);
+          if (known.has(stored)) {
+            progress.duplicates++;
+          } else {
+            known.add(stored);
+            const base = { ...placeholderRecipe(png), width: meta.width, height: meta.height };
+            const parsed = zSumiRecipe.safeParse({
+              ...base,
+              ...recall.recipe,
+              model: { ...base.model, ...(recall.recipe.model ?? {}) },
+            });
+            const recipe = parsed.success ? parsed.data : base;
+            this.repo.insertGeneration(
+              generationInput(recipe, {
+                createdAt: statSync(path).mtimeMs,
+                recipe: { sumi: parsed.success ? recipe : null, importedFrom: recall.source, file },
+                timings: {},
+                executionProvider: '',
+                ortVersion: '',
+                parentImageId: null,
+              }),
+              [
+                {
+                  file: stored,
+                  bytes,
+                  width: meta.width,
+                  height: meta.height,
+                  seed: recipe.seed,
+                  batchIndex: 0,
+                  boardId: board.id,
+                },
+              ],
+            );
+            progress.imported++;
+          }
+        } catch (err) {
+          progress.failed.push({ file, reason: err instanceof Error ? err.message : String(err) });
+        }
+        progress.done++;
+        if (Date.now() - lastEmit > 100) {
+          lastEmit = Date.now();
+          this.emit('gallery.import', structuredClone(progress));
+        }
+      }
+      progress.finished = true;
+      this.emit('gallery.import', structuredClone(progress));
+    })();
+    return { importId, total: files.length };
+  }
+
+  /** Copies images (their PNGs, metadata included) into `folder` as `<id>-<seed>.png`. */
+  export(ids: number[], folder: string): { files: string[] } {
+    const images = ids.map((id) => this.image(id));
+    mkdirSync(folder, { recursive: true });
+    return {
+      files: images.map((image) => {
+        const target = join(folder, `${image.id}-${image.seed}.png`);
+        copyFileSync(this.store.path(image.file), target);
+        return target;
+      }),
+    };
   }
 
   private *allImages(): Generator<GalleryImage> {

@@ -3,6 +3,8 @@ import type { GalleryDetail, GalleryItem } from '@contract';
 import { mediaUrl } from '../../api/media';
 import { useEvent, useStudio } from '../../api/StudioProvider';
 import { PageHeader } from '../../app/PageHeader';
+import { offerRemix, remixFrom } from '../../app/remixStore';
+import { ImportFolder } from './ImportFolder';
 
 const PAGE = 60;
 
@@ -136,6 +138,7 @@ export function GalleryPage() {
           value={search}
           onChange={(e) => setSearch(e.target.value)}
         />
+        <ImportFolder onDone={() => void load(true)} />
         <label className="inline">
           <input type="checkbox" checked={showTrash} onChange={(e) => setShowTrash(e.target.checked)} /> Trash
         </label>
@@ -213,6 +216,19 @@ export function GalleryPage() {
                 title="Run the same recipe and seed again"
               >
                 Regenerate
+              </button>
+              <button
+                type="button"
+                className="secondary"
+                title="Load this recipe into the Studio to change it"
+                onClick={() => {
+                  offerRemix(
+                    remixFrom({ ...detail.item, ...(detail.recipe ?? {}) }, `gallery image #${detail.item.id}`),
+                  );
+                  window.location.hash = '#/studio';
+                }}
+              >
+                Remix
               </button>
               <button
                 type="button"

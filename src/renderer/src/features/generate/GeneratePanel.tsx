@@ -4,6 +4,7 @@ import { StudioError } from '../../api/client';
 import { mediaUrl } from '../../api/media';
 import { useSettings, useStudio } from '../../api/StudioProvider';
 import { useJobs } from '../../api/useJobs';
+import { remixFrom, takeRemix, usePendingRemix } from '../../app/remixStore';
 import { JobProgressBar } from './JobProgressBar';
 
 interface Draft {
@@ -46,6 +47,38 @@ export function GeneratePanel() {
       });
     }
   }, [settings, draft]);
+
+  const [notice, setNotice] = useState<string | null>(null);
+  const [dragging, setDragging] = useState(false);
+  const remix = usePendingRemix();
+  useEffect(() => {
+    if (!remix || !draft) return;
+    const r = takeRemix();
+    if (!r) return;
+    const { source, ...fields } = r;
+    setDraft({ ...draft, ...fields });
+    setNotice(`Recipe loaded from ${source}.`);
+  }, [remix, draft]);
+
+  const onDrop = async (file: File | undefined): Promise<void> => {
+    setDragging(false);
+    if (!file) return;
+    try {
+      const bytes = new Uint8Array(await file.arrayBuffer());
+      let binary = '';
+      for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+      const recall = await client.invoke('gallery.recall', { png: btoa(binary) });
+      if (recall.source === 'unknown') {
+        setNotice(`${file.name} carries no generation parameters.`);
+        return;
+      }
+      const { source, ...fields } = remixFrom(recall.recipe, `${file.name} (${recall.source})`);
+      setDraft((d) => (d ? { ...d, ...fields } : d));
+      setNotice(`Recipe loaded from ${source}.`);
+    } catch (err) {
+      setNotice(err instanceof Error ? err.message : String(err));
+    }
+  };
 
   if (!draft || !settings) return <p aria-busy="true">Loading…</p>;
   const job: Job | undefined = jobs.find((j) => j.id === jobId);
@@ -96,8 +129,24 @@ export function GeneratePanel() {
 
   const p = jobId ? progress[jobId] : undefined;
   return (
-    <div className="generate">
+    <div
+      className={`generate${dragging ? ' dragging' : ''}`}
+      onDragOver={(e) => {
+        e.preventDefault();
+        setDragging(true);
+      }}
+      onDragLeave={() => setDragging(false)}
+      onDrop={(e) => {
+        e.preventDefault();
+        void onDrop(e.dataTransfer.files[0]);
+      }}
+    >
       <form className="generate-form" onSubmit={(e) => void submit(e)} aria-label="Generate">
+        {notice && (
+          <p role="status" className="muted" data-testid="recipe-notice">
+            {notice}
+          </p>
+        )}
         <div className="field">
           <label htmlFor="gen-prompt">Prompt</label>
           <textarea

@@ -1,0 +1,64 @@
+/**
+ * Hands a recipe from one page to another ("Remix" in the Gallery, a PNG dropped anywhere) without
+ * going through main: the Studio's panel takes it when it mounts or when it changes.
+ */
+import { useSyncExternalStore } from 'react';
+
+export interface RemixRecipe {
+  prompt?: string;
+  negativePrompt?: string;
+  sampler?: string;
+  steps?: number;
+  cfg?: number;
+  width?: number;
+  height?: number;
+  seed?: number;
+  /** Where it came from, for the notice the panel shows. */
+  source: string;
+}
+
+let pending: RemixRecipe | null = null;
+const listeners = new Set<() => void>();
+
+export function offerRemix(recipe: RemixRecipe): void {
+  pending = recipe;
+  listeners.forEach((l) => l());
+}
+
+export function takeRemix(): RemixRecipe | null {
+  const taken = pending;
+  pending = null;
+  return taken;
+}
+
+export function usePendingRemix(): RemixRecipe | null {
+  return useSyncExternalStore(
+    (listener) => {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    () => pending,
+  );
+}
+
+/** The recipe fields the Studio understands, from a recalled recipe of any source. */
+export function remixFrom(recipe: Record<string, unknown>, source: string): RemixRecipe {
+  const pick = <T>(key: string, type: 'string' | 'number'): T | undefined =>
+    typeof recipe[key] === type ? (recipe[key] as T) : undefined;
+  const out: RemixRecipe = { source };
+  const fields: [keyof RemixRecipe, 'string' | 'number'][] = [
+    ['prompt', 'string'],
+    ['negativePrompt', 'string'],
+    ['sampler', 'string'],
+    ['steps', 'number'],
+    ['cfg', 'number'],
+    ['width', 'number'],
+    ['height', 'number'],
+    ['seed', 'number'],
+  ];
+  for (const [key, type] of fields) {
+    const v = pick<string | number>(key, type);
+    if (v !== undefined) (out as unknown as Record<string, unknown>)[key] = v;
+  }
+  return out;
+}

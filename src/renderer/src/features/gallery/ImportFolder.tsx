@@ -1,0 +1,98 @@
+import { useCallback, useState } from 'react';
+import type { ImportProgress } from '@contract';
+import { useEvent, useStudio } from '../../api/StudioProvider';
+
+/**
+ * Imports another tool's output folder (A1111, Forge, InvokeAI, ComfyUI, Fooocus) with a progress
+ * bar. The folder is typed or pasted: the web host has no native folder dialog.
+ */
+export function ImportFolder(props: { onDone: () => void }) {
+  const { client } = useStudio();
+  const [open, setOpen] = useState(false);
+  const [folder, setFolder] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [importId, setImportId] = useState<string | null>(null);
+  const [progress, setProgress] = useState<ImportProgress | null>(null);
+  const { onDone } = props;
+
+  useEvent(
+    'gallery.import',
+    useCallback(
+      (p) => {
+        if (p.importId !== importId) return;
+        setProgress(p);
+        if (p.finished) onDone();
+      },
+      [importId, onDone],
+    ),
+  );
+
+  const start = async (): Promise<void> => {
+    setError(null);
+    setProgress(null);
+    try {
+      const started = await client.invoke('gallery.importFolder', { folder: folder.trim() });
+      setImportId(started.importId);
+    } catch (err) {
+      setError(err instanceof Error ? err.message : String(err));
+    }
+  };
+
+  if (!open) {
+    return (
+      <button type="button" className="secondary" onClick={() => setOpen(true)}>
+        Import folder…
+      </button>
+    );
+  }
+  return (
+    <div className="import-folder" role="group" aria-label="Import a folder">
+      <input
+        aria-label="Folder to import"
+        placeholder="/home/me/stable-diffusion-webui/outputs"
+        value={folder}
+        onChange={(e) => setFolder(e.target.value)}
+        spellCheck={false}
+      />
+      <button
+        type="button"
+        onClick={() => void start()}
+        disabled={!folder.trim() || (progress !== null && !progress.finished)}
+      >
+        Import
+      </button>
+      <button type="button" className="ghost" aria-label="Close import" onClick={() => setOpen(false)}>
+        ×
+      </button>
+      {error && (
+        <span role="alert" className="field-error">
+          {error}
+        </span>
+      )}
+      {progress && (
+        <div className="job-progress">
+          <div
+            className="progress"
+            role="progressbar"
+            aria-label="Import progress"
+            aria-valuemin={0}
+            aria-valuemax={progress.total}
+            aria-valuenow={progress.done}
+          >
+            <div
+              className="progress-fill"
+              style={{ width: `${progress.total ? Math.round((progress.done / progress.total) * 100) : 100}%` }}
+            />
+          </div>
+          <span className="muted" data-testid="import-status">
+            {progress.finished ? 'Imported' : 'Importing'} {progress.imported} of {progress.total}
+            {progress.duplicates ? `, ${progress.duplicates} already here` : ''}
+            {progress.failed.length
+              ? `, ${progress.failed.length} not readable (${progress.failed.map((f) => `${f.file}: ${f.reason}`).join('; ')})`
+              : ''}
+          </span>
+        </div>
+      )}
+    </div>
+  );
+}
