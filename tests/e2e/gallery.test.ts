@@ -83,3 +83,73 @@ describe('Gallery', () => {
     await page.close();
   });
 });
+
+describe('recipes into the Studio', () => {
+  test('Remix loads an image’s recipe into the panel; a dropped A1111 PNG fills it too', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${host.url}#/studio`);
+    await page.getByLabel('Prompt', { exact: true }).fill('a copper kettle');
+    await page.getByLabel('Steps').fill('2');
+    await page.getByLabel('Width').fill('64');
+    await page.getByLabel('Height').fill('64');
+    await page.getByLabel('Seed (-1 = random)').fill('777');
+    await page.getByRole('button', { name: 'Generate' }).click();
+    await expect.poll(() => page.getByTestId('job-status').textContent(), { timeout: 60_000 }).toBe('Done on CPU');
+    await page.getByLabel('Prompt', { exact: true }).fill('something else');
+    await page.getByLabel('Seed (-1 = random)').fill('1');
+
+    await page.getByRole('link', { name: 'Gallery' }).click();
+    await page.getByRole('searchbox', { name: 'Search prompts' }).fill('kettle');
+    const images = page.getByRole('list', { name: 'Images' }).getByRole('button');
+    await expect.poll(() => images.count()).toBe(1);
+    await images.first().click();
+    await page.getByRole('button', { name: 'Remix' }).click();
+    await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('Studio');
+    await expect.poll(() => page.getByLabel('Prompt', { exact: true }).inputValue()).toBe('a copper kettle');
+    expect(await page.getByLabel('Seed (-1 = random)').inputValue()).toBe('777');
+    expect(await page.getByTestId('recipe-notice').textContent()).toContain('gallery image');
+
+    // Drop a PNG carrying A1111's infotext onto the panel.
+    const infotext =
+      'a stone bridge at night\nNegative prompt: fog\nSteps: 12, Sampler: Euler a, CFG scale: 5.5, Seed: 99, Size: 64x96, Model: something';
+    await page.evaluate(async (text) => {
+      const canvas = document.createElement('canvas');
+      canvas.width = 8;
+      canvas.height = 8;
+      const blob = await new Promise<Blob>((resolve) => canvas.toBlob((b) => resolve(b as Blob), 'image/png'));
+      const bytes = new Uint8Array(await blob.arrayBuffer());
+      // Insert a tEXt "parameters" chunk after IHDR (8-byte signature + 25-byte IHDR chunk).
+      const body = new TextEncoder().encode(`parameters\0${text}`);
+      const type = new TextEncoder().encode('tEXt');
+      const table = Array.from({ length: 256 }, (_, n) => {
+        let c = n;
+        for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+        return c >>> 0;
+      });
+      let crc = 0xffffffff;
+      for (const b of [...type, ...body]) crc = (table[(crc ^ b) & 0xff] as number) ^ (crc >>> 8);
+      crc = (crc ^ 0xffffffff) >>> 0;
+      const chunk = new Uint8Array(12 + body.length);
+      new DataView(chunk.buffer).setUint32(0, body.length);
+      chunk.set(type, 4);
+      chunk.set(body, 8);
+      new DataView(chunk.buffer).setUint32(8 + body.length, crc);
+      const png = new Uint8Array(bytes.length + chunk.length);
+      png.set(bytes.subarray(0, 33), 0);
+      png.set(chunk, 33);
+      png.set(bytes.subarray(33), 33 + chunk.length);
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([png], 'bridge.png', { type: 'image/png' }));
+      const target = document.querySelector('.generate') as HTMLElement;
+      target.dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+    }, infotext);
+    await expect.poll(() => page.getByLabel('Prompt', { exact: true }).inputValue()).toBe('a stone bridge at night');
+    expect(await page.getByLabel('Negative prompt').inputValue()).toBe('fog');
+    expect(await page.getByLabel('Steps').inputValue()).toBe('12');
+    expect(await page.getByLabel('Height').inputValue()).toBe('96');
+    expect(await page.getByLabel('Seed (-1 = random)').inputValue()).toBe('99');
+    expect(await page.getByTestId('recipe-notice').textContent()).toContain('bridge.png (a1111)');
+    await screenshot(page, 'studio-recipe-dropped');
+    await page.close();
+  });
+});
