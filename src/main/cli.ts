@@ -16,6 +16,9 @@ import { defaultSettings } from './services/settings/defaults';
 import { defaultDataDir } from './platform/node/dataDir';
 import { forkEngine } from './platform/node/forkEngine';
 import { sharpCodec } from './platform/sharpCodec';
+import pkg from '../../package.json';
+import { AppServices } from './AppServices';
+import { openNodeSettingsStore } from './platform/node/settingsStore';
 import { GalleryRepository } from './services/gallery/db/GalleryRepository';
 import { openGalleryDb } from './services/gallery/db/openGalleryDb';
 import { formatInfotext, parseA1111, recipeFromA1111, zSumiRecipe } from './services/gallery/metadata/infotext';
@@ -46,6 +49,8 @@ const usage = `Usage:
   sumi infotext format RECIPE.json       a Sumi recipe as A1111 infotext
   sumi gallery list [--search TEXT] [--limit N]   the newest gallery images (JSON)
   sumi gallery show ID                   one image with its full recipe (JSON)
+  sumi gallery rerun ID [--new-seed]     regenerate an image (same seed, or a variation) into the gallery
+  sumi gallery export ID... --to DIR     copy images (PNG with their metadata) into DIR
 Common: --data DIR (data folder; default: the app's)`;
 
 function fail(message: string, code = 1): never {
@@ -319,9 +324,16 @@ async function gallery(args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args: rest,
     allowPositionals: true,
-    options: { data: { type: 'string' }, search: { type: 'string' }, limit: { type: 'string', default: '20' } },
+    options: {
+      data: { type: 'string' },
+      search: { type: 'string' },
+      limit: { type: 'string', default: '20' },
+      to: { type: 'string' },
+      'new-seed': { type: 'boolean', default: false },
+    },
   });
   const dataDir = values.data ? resolve(values.data) : defaultDataDir();
+  if (sub === 'rerun' || sub === 'export') return galleryWithServices(sub, dataDir, positionals, values);
   const opened = await openGalleryDb(join(dataDir, 'gallery.sqlite'));
   if (opened.status !== 'ok')
     throw new AppError(
@@ -342,10 +354,56 @@ async function gallery(args: string[]): Promise<void> {
       const image = repo.getImage(id);
       print({ image, generation: repo.getGeneration(image.generationId), lineage: repo.lineage(id) }, true, '');
     } else {
-      throw new UsageError('gallery needs list or show ID.');
+      throw new UsageError('gallery needs list, show ID, rerun ID or export ID --to DIR.');
     }
   } finally {
     opened.db.close();
+  }
+}
+
+/** Commands that need the whole service layer (the engine for rerun, the image store for export). */
+async function galleryWithServices(
+  sub: 'rerun' | 'export',
+  dataDir: string,
+  positionals: string[],
+  values: { to?: string | undefined; 'new-seed'?: boolean | undefined },
+): Promise<void> {
+  const ids = positionals.map((p) => intOption('id', p, 0, 1, Number.MAX_SAFE_INTEGER));
+  if (ids.length === 0) throw new UsageError(`gallery ${sub} needs at least one image ID.`);
+  if (sub === 'export' && !values.to) throw new UsageError('gallery export needs --to DIR.');
+  const app = await AppServices.create({
+    host: 'web',
+    version: pkg.version,
+    dataDir,
+    settingsStore: openNodeSettingsStore(dataDir),
+    spawnEngine: forkEngine(join(here, 'engine.js')),
+    codec: sharpCodec,
+    openExternal: async () => false,
+  });
+  try {
+    const call = async <T>(method: string, input: unknown): Promise<T> => {
+      const result = await app.router.dispatch(method, input);
+      if (!result.ok) throw new AppError(result.error.code, result.error.message);
+      return result.value as T;
+    };
+    if (sub === 'export') {
+      print(await call('gallery.export', { ids, folder: resolve(values.to as string) }), true, '');
+      return;
+    }
+    const jobs: string[] = [];
+    for (const id of ids)
+      jobs.push((await call<{ jobId: string }>('gallery.rerun', { id, newSeed: values['new-seed'] ?? false })).jobId);
+    await app.generation.idle();
+    const done = app.generation.list().filter((j) => jobs.includes(j.id));
+    const failed = done.find((j) => j.status !== 'done');
+    if (failed) throw new AppError('ENGINE', failed.error?.message ?? `job ${failed.id} ${failed.status}`);
+    print(
+      done.flatMap((j) => j.results),
+      true,
+      '',
+    );
+  } finally {
+    await app.dispose();
   }
 }
 

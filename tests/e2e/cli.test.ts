@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, test } from 'vitest';
 import { createRng } from '../../src/main/engine/rng';
+import { recallFromPng } from '../../src/main/services/gallery/metadata/readers';
 import { ensureFixture } from '../helpers/fixtures';
 import { makeTempDir } from '../helpers/tempDir';
 import { assertBuilt, repoRoot } from './harness';
@@ -202,5 +203,25 @@ describe('sumi infotext and gallery', () => {
     };
     expect(show.generation.seed).toBe(8);
     expect(sumi('gallery', 'show', '999', '--data', dataDir).code).toBe(1);
+
+    const rerun = sumi('gallery', 'rerun', String(list[0]?.id), '--data', dataDir);
+    expect(rerun.stderr).toBe('');
+    const results = JSON.parse(rerun.stdout) as { imageId: number; media: string; seed: number }[];
+    expect(results).toHaveLength(1);
+    expect(results[0]?.seed).toBe(8);
+    const exportDir = join(temp.dir, 'exported');
+    const exported = JSON.parse(
+      sumi('gallery', 'export', String(list[0]?.id), String(results[0]?.imageId), '--to', exportDir, '--data', dataDir)
+        .stdout,
+    ) as { files: string[] };
+    expect(exported.files).toHaveLength(2);
+    // Same pixels (the metadata differs only in the app version that wrote it).
+    const [a, b] = await Promise.all(exported.files.map((f) => sharp(f).raw().toBuffer()));
+    expect(a?.equals(b as Buffer)).toBe(true);
+    expect(recallFromPng(readFileSync(exported.files[1] as string)).recipe).toMatchObject({
+      prompt: 'a paper boat',
+      seed: 8,
+    });
+    expect(sumi('gallery', 'export', '1', '--data', dataDir).stderr).toContain('--to DIR');
   });
 });
