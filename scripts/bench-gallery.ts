@@ -15,6 +15,8 @@ import { rmSync, statSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import sharp from 'sharp';
+import { ImageStore } from '../src/main/services/gallery/ImageStore';
 import {
   GalleryRepository,
   type GenerationInput,
@@ -172,6 +174,24 @@ async function open(file: string): Promise<GalleryDb> {
   return result.db;
 }
 
+/** 256-px WebP thumbnails made by the image store from 512x512 PNGs (the common SD 1.x size). */
+async function thumbnailThroughput(dir: string): Promise<{ perSec: number; source: string }> {
+  const count = 40;
+  const store = new ImageStore(() => join(dir, 'images'), join(dir, 'thumbnails'));
+  const files: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const pixels = Buffer.alloc(512 * 512 * 3);
+    for (let p = 0; p < pixels.length; p++) pixels[p] = (Math.sin(p * 0.001 * (i + 1)) * 127 + 128) | 0;
+    const png = await sharp(pixels, { raw: { width: 512, height: 512, channels: 3 } })
+      .png()
+      .toBuffer();
+    files.push(store.put(png).file);
+  }
+  const t0 = performance.now();
+  for (const file of files) await store.thumbnail(file);
+  return { perSec: Math.round((count / (performance.now() - t0)) * 1000), source: '512x512 PNG' };
+}
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'sumi-bench-gallery-'));
   const file = join(dir, 'gallery.sqlite');
@@ -239,6 +259,7 @@ async function main(): Promise<void> {
     const filter = timePages(repo, filterQueries);
     const dbBytes = statSync(file).size;
     db.close();
+    const thumbnails = await thumbnailThroughput(join(dir, 'thumbs'));
 
     console.log(
       JSON.stringify(
@@ -257,6 +278,8 @@ async function main(): Promise<void> {
           searchRowsReturned: search.rows,
           filterRowsReturned: filter.rows,
           dbBytes,
+          thumbnailsPerSec: thumbnails.perSec,
+          thumbnailSource: thumbnails.source,
           node: process.version,
         },
         null,
