@@ -343,6 +343,7 @@ export const zImportProgress = z.object({
 export type ImportProgress = z.infer<typeof zImportProgress>;
 
 export const zBoard = z.object({ id: z.number(), name: z.string(), builtin: z.boolean(), imageCount: z.number() });
+export type Board = z.infer<typeof zBoard>;
 
 // ---------------------------------------------------------------------------------------------
 // Methods and events

@@ -153,3 +153,33 @@ describe('recipes into the Studio', () => {
     await page.close();
   });
 });
+
+describe('organising', () => {
+  test('favourite, rate, move to a new board, and filter by each', async () => {
+    const page = await browser.newPage();
+    page.on('dialog', (dialog) => void dialog.accept('Keepers'));
+    await page.goto(`${host.url}#/gallery`);
+    const images = page.getByRole('list', { name: 'Images' }).getByRole('button');
+    await expect.poll(() => images.count()).toBeGreaterThan(1);
+    const total = await images.count();
+    await images.first().click();
+    await page.getByRole('button', { name: '☆ Favourite' }).click();
+    await expect.poll(() => page.getByRole('button', { name: '★ Favourite' }).count()).toBe(1);
+    await page.getByLabel('Rating').selectOption('4');
+    await page.getByRole('button', { name: 'New board' }).click();
+    await expect.poll(() => page.getByLabel('Move to board').locator('option', { hasText: 'Keepers' }).count()).toBe(1);
+    await page.getByLabel('Move to board').selectOption({ label: 'Keepers' });
+    await expect.poll(() => page.getByRole('status').filter({ hasText: 'Moved.' }).count()).toBe(1);
+
+    await page.getByLabel('Favourites').check();
+    await expect.poll(() => images.count()).toBe(1);
+    await page.getByLabel('Favourites').uncheck();
+    await expect.poll(() => images.count()).toBe(total);
+    await page.getByRole('combobox', { name: 'Board', exact: true }).selectOption({ label: 'Keepers (1)' });
+    await expect.poll(() => images.count()).toBe(1);
+    await images.first().click();
+    expect(await page.getByLabel('Rating').inputValue()).toBe('4');
+    await screenshot(page, 'gallery-organised');
+    await page.close();
+  });
+});

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState, type KeyboardEvent } from 'react';
-import type { GalleryDetail, GalleryItem } from '@contract';
+import type { Board, GalleryDetail, GalleryItem } from '@contract';
 import { mediaUrl } from '../../api/media';
 import { useEvent, useStudio } from '../../api/StudioProvider';
 import { PageHeader } from '../../app/PageHeader';
@@ -16,6 +16,13 @@ export function GalleryPage() {
   const { client, hostKind } = useStudio();
   const [search, setSearch] = useState('');
   const [showTrash, setShowTrash] = useState(false);
+  const [favouritesOnly, setFavouritesOnly] = useState(false);
+  const [boardId, setBoardId] = useState<number | null>(null);
+  const [boards, setBoards] = useState<Board[]>([]);
+  const refreshBoards = useCallback(() => {
+    client.invoke('boards.list', {}).then(setBoards, () => undefined);
+  }, [client]);
+  useEffect(refreshBoards, [refreshBoards]);
   const [items, setItems] = useState<GalleryItem[]>([]);
   const [cursor, setCursor] = useState<string | null>(null);
   const [done, setDone] = useState(false);
@@ -36,7 +43,11 @@ export function GalleryPage() {
           limit: PAGE,
           cursor: reset ? null : cursor,
           ...(search.trim() ? { search: search.trim() } : {}),
-          filters: { trashed: showTrash },
+          filters: {
+            trashed: showTrash,
+            ...(favouritesOnly ? { favourite: true } : {}),
+            ...(boardId !== null ? { boardId } : {}),
+          },
         });
         if (mine !== generation.current) return;
         setItems((prev) => (reset ? page.items : [...prev, ...page.items]));
@@ -46,14 +57,14 @@ export function GalleryPage() {
         loading.current = false;
       }
     },
-    [client, cursor, search, showTrash],
+    [client, cursor, search, showTrash, favouritesOnly, boardId],
   );
 
   useEffect(() => {
     const timer = setTimeout(() => void load(true), 150);
     return () => clearTimeout(timer);
     // Reload from the top when the query changes (load is rebuilt then), not when the cursor moves.
-  }, [search, showTrash]); // load is deliberately left out: it changes with every cursor
+  }, [search, showTrash, favouritesOnly, boardId]); // load is deliberately left out: it changes with every cursor
 
   useEffect(() => {
     const el = sentinel.current;
@@ -69,9 +80,10 @@ export function GalleryPage() {
     'gallery.added',
     useCallback(
       (event) => {
-        if (!showTrash && !search.trim()) setItems((prev) => [...event.items, ...prev]);
+        if (!showTrash && !search.trim() && !favouritesOnly && boardId === null)
+          setItems((prev) => [...event.items, ...prev]);
       },
-      [showTrash, search],
+      [showTrash, search, favouritesOnly, boardId],
     ),
   );
 
@@ -139,6 +151,36 @@ export function GalleryPage() {
           onChange={(e) => setSearch(e.target.value)}
         />
         <ImportFolder onDone={() => void load(true)} />
+        <select
+          aria-label="Board"
+          value={boardId ?? ''}
+          onChange={(e) => setBoardId(e.target.value === '' ? null : Number(e.target.value))}
+        >
+          <option value="">All boards</option>
+          {boards.map((b) => (
+            <option key={b.id} value={b.id}>
+              {b.name} ({b.imageCount})
+            </option>
+          ))}
+        </select>
+        <button
+          type="button"
+          className="secondary"
+          onClick={() => {
+            const name = window.prompt('Name of the new board');
+            if (name?.trim())
+              void act(
+                () => client.invoke('boards.create', { name: name.trim() }),
+                `Board “${name.trim()}” created.`,
+              ).then(refreshBoards);
+          }}
+        >
+          New board
+        </button>
+        <label className="inline">
+          <input type="checkbox" checked={favouritesOnly} onChange={(e) => setFavouritesOnly(e.target.checked)} />{' '}
+          Favourites
+        </label>
         <label className="inline">
           <input type="checkbox" checked={showTrash} onChange={(e) => setShowTrash(e.target.checked)} /> Trash
         </label>
@@ -271,6 +313,51 @@ export function GalleryPage() {
               >
                 {detail.item.trashed ? 'Restore' : 'Delete'}
               </button>
+            </div>
+            <div className="detail-organise">
+              <label>
+                Rating{' '}
+                <select
+                  aria-label="Rating"
+                  value={detail.item.rating}
+                  onChange={(e) => {
+                    const rating = Number(e.target.value);
+                    void act(() => client.invoke('gallery.update', { ids: [detail.item.id], rating }), 'Rated.').then(
+                      () => setDetail((d) => (d ? { ...d, item: { ...d.item, rating } } : d)),
+                    );
+                  }}
+                >
+                  {[0, 1, 2, 3, 4, 5].map((r) => (
+                    <option key={r} value={r}>
+                      {r === 0 ? 'none' : '★'.repeat(r)}
+                    </option>
+                  ))}
+                </select>
+              </label>
+              <label>
+                Board{' '}
+                <select
+                  aria-label="Move to board"
+                  value={detail.item.boardId ?? ''}
+                  onChange={(e) => {
+                    const target = e.target.value === '' ? null : Number(e.target.value);
+                    void act(
+                      () => client.invoke('gallery.update', { ids: [detail.item.id], boardId: target }),
+                      'Moved.',
+                    ).then(() => {
+                      setDetail((d) => (d ? { ...d, item: { ...d.item, boardId: target } } : d));
+                      refreshBoards();
+                    });
+                  }}
+                >
+                  <option value="">No board</option>
+                  {boards.map((b) => (
+                    <option key={b.id} value={b.id}>
+                      {b.name}
+                    </option>
+                  ))}
+                </select>
+              </label>
             </div>
             <dl className="recipe">
               <dt>Prompt</dt>
