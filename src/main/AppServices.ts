@@ -133,6 +133,7 @@ export class AppServices {
       appVersion: ports.version,
       previewDecoders: () => findTaesd(this.settings.get().modelsDir),
       jobs: galleryJobStore(gallery),
+      galleryImage: (id) => gallery.imageBytes(id),
     });
     this.generation.resume();
     this.router = createRouter(createHandlers(this), {

@@ -192,14 +192,23 @@ export const zGenerateRequest = z
       .base64()
       .max(64 * 1024 * 1024, 'is larger than 48 MB')
       .optional(),
+    /** img2img from a gallery image (recorded as the new image's parent, and re-runnable). */
+    initImageId: z.int().positive().optional(),
     strength: z.number().gt(0).max(1).default(0.75),
   })
   .superRefine((req, ctx) => {
-    if (req.mode === 'img2img' && !req.initImage) {
-      ctx.addIssue({ code: 'custom', path: ['initImage'], message: 'is required for img2img' });
+    if (req.mode === 'img2img' && !req.initImage && req.initImageId === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['initImage'], message: 'is required for img2img (or initImageId)' });
     }
-    if (req.mode === 'txt2img' && req.initImage) {
-      ctx.addIssue({ code: 'custom', path: ['initImage'], message: 'clashes with mode txt2img (use img2img)' });
+    if (req.initImage && req.initImageId !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['initImageId'], message: 'clashes with initImage: give one of them' });
+    }
+    if (req.mode === 'txt2img' && (req.initImage || req.initImageId !== undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [req.initImage ? 'initImage' : 'initImageId'],
+        message: 'clashes with mode txt2img (use img2img)',
+      });
     }
   });
 export type GenerateRequest = z.infer<typeof zGenerateRequest>;

@@ -183,3 +183,39 @@ describe('organising', () => {
     await page.close();
   });
 });
+
+describe('img2img from the gallery', () => {
+  test('Use as init image -> img2img -> the new image records its parent, and regenerate is identical', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${host.url}#/gallery`);
+    await page.getByRole('searchbox', { name: 'Search prompts' }).fill('kettle');
+    const images = page.getByRole('list', { name: 'Images' }).getByRole('button');
+    await expect.poll(() => images.count()).toBe(1);
+    await images.first().click();
+    await page.getByRole('button', { name: 'Use as init image' }).click();
+    await expect.poll(() => page.getByTestId('init-image').textContent()).toContain('img2img from gallery image #');
+    await page.getByLabel('Prompt', { exact: true }).fill('a copper kettle, watercolour');
+    await page.getByLabel('Strength').fill('0.5');
+    await page.getByLabel('Steps').fill('4');
+    await page.getByRole('button', { name: 'Generate' }).click();
+    await expect.poll(() => page.getByTestId('job-status').textContent(), { timeout: 60_000 }).toBe('Done on CPU');
+    await screenshot(page, 'studio-img2img-from-gallery');
+
+    await page.getByRole('link', { name: 'Gallery' }).click();
+    await page.getByRole('searchbox', { name: 'Search prompts' }).fill('watercolour');
+    await expect.poll(() => images.count()).toBe(1);
+    await images.first().click();
+    await expect.poll(() => page.getByText('Made from').count()).toBe(1);
+    await page.getByRole('button', { name: 'Regenerate' }).click();
+    await expect.poll(() => images.count(), { timeout: 60_000 }).toBe(2);
+    const srcs = await Promise.all(
+      [0, 1].map(async (i) => {
+        await images.nth(i).click();
+        return page.getByRole('complementary', { name: 'Image details' }).getByRole('img').first().getAttribute('src');
+      }),
+    );
+    // Content-addressed store: identical pixels and recipe give the very same file.
+    expect(srcs[0]).toBe(srcs[1]);
+    await page.close();
+  });
+});

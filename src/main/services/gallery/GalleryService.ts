@@ -186,13 +186,14 @@ export class GalleryService {
         `Image ${id} has no re-runnable recipe (it was imported, or made by another tool).`,
       );
     }
-    if (generation.mode !== 'txt2img') {
+    if (generation.mode !== 'txt2img' && parsed.data.initImageId === undefined) {
       throw new AppError(
         'UNSUPPORTED',
-        `Re-running ${generation.mode} images needs their init image, which the gallery does not keep yet.`,
+        `Re-running this ${generation.mode} image needs its init image, which was not a gallery image.`,
       );
     }
-    return { request: { ...parsed.data, batchSize: 1 }, parentImageId: id };
+    // An img2img re-run starts from the same init image, so the new image is a sibling of this one.
+    return { request: { ...parsed.data, batchSize: 1 }, parentImageId: parsed.data.initImageId ?? id };
   }
 
   update(
@@ -281,6 +282,16 @@ export class GalleryService {
       }
     }
     return report;
+  }
+
+  /** The PNG of a gallery image (init images for img2img). */
+  imageBytes(id: number): Buffer {
+    const image = this.image(id);
+    try {
+      return readFileSync(this.store.path(image.file));
+    } catch {
+      throw new AppError('NOT_FOUND', `The file of gallery image ${id} is missing.`);
+    }
   }
 
   /** The recipe a PNG carries, from whichever tool wrote it. Hostile files are refused in words. */

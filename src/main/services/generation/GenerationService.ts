@@ -24,6 +24,8 @@ export interface GenerationDeps {
   demoModel: () => Promise<string>;
   previewEvery?: number;
   appVersion: string;
+  /** The PNG bytes of a gallery image, for img2img from the gallery. */
+  galleryImage?: (id: number) => Buffer;
   /** Persists jobs; without it the queue lives in memory only. */
   jobs?: JobStore;
   /** TAESD decoders installed by the user, for full-size previews. */
@@ -96,7 +98,11 @@ export class GenerationService {
       results: [],
       provider: null,
     };
-    const record: JobRecord = { job, request: { ...request, seed }, parentImageId: options.parentImageId ?? null };
+    const record: JobRecord = {
+      job,
+      request: { ...request, seed },
+      parentImageId: options.parentImageId ?? request.initImageId ?? null,
+    };
     this.queue.push(record);
     this.deps.jobs?.add(record);
     this.deps.emit('job.updated', job);
@@ -164,17 +170,7 @@ export class GenerationService {
     this.deps.emit('job.updated', structuredClone(job));
     try {
       const modelDir = request.model === DEMO_MODEL ? await this.deps.demoModel() : request.model;
-      const init =
-        request.mode === 'img2img' && request.initImage
-          ? {
-              image: await this.deps.codec.decodeTo(
-                Buffer.from(request.initImage, 'base64'),
-                request.width,
-                request.height,
-              ),
-              strength: request.strength,
-            }
-          : undefined;
+      const init = request.mode === 'img2img' ? await this.initImage(request) : undefined;
       for (let run = 0; run < request.batchCount; run++) {
         const seed = (job.request.seed + run) % 2 ** 32;
         const diffusion: DiffusionRequest = {
@@ -255,6 +251,16 @@ export class GenerationService {
           : { code: 'INTERNAL' as const, message: err instanceof Error ? err.message : String(err) };
       this.finish(record, cancelled ? 'cancelled' : 'failed', cancelled ? null : shape);
     }
+  }
+
+  /** The init image as RGBA at the request's size: uploaded bytes, or a gallery image. */
+  private async initImage(request: GenerateRequest): Promise<DiffusionRequest['init']> {
+    let bytes: Buffer;
+    if (request.initImage) bytes = Buffer.from(request.initImage, 'base64');
+    else if (request.initImageId !== undefined && this.deps.galleryImage)
+      bytes = this.deps.galleryImage(request.initImageId);
+    else throw new AppError('VALIDATION', 'initImage: img2img needs an init image.');
+    return { image: await this.deps.codec.decodeTo(bytes, request.width, request.height), strength: request.strength };
   }
 
   private finish(record: JobRecord, status: Job['status'], error: Job['error']): void {

@@ -13,6 +13,11 @@ export interface RemixRecipe {
   width?: number;
   height?: number;
   seed?: number;
+  /** img2img from this gallery image. */
+  initImageId?: number;
+  /** The init image's media path, for the panel's preview. */
+  initMedia?: string;
+  strength?: number;
   /** Where it came from, for the notice the panel shows. */
   source: string;
 }

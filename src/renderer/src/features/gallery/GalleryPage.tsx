@@ -80,10 +80,14 @@ export function GalleryPage() {
     'gallery.added',
     useCallback(
       (event) => {
-        if (!showTrash && !search.trim() && !favouritesOnly && boardId === null)
+        // Unfiltered, new images go on top; under a search or filter, the query decides: ask again.
+        if (!showTrash && !search.trim() && !favouritesOnly && boardId === null) {
           setItems((prev) => [...event.items, ...prev]);
+        } else {
+          void load(true);
+        }
       },
-      [showTrash, search, favouritesOnly, boardId],
+      [showTrash, search, favouritesOnly, boardId, load],
     ),
   );
 
@@ -254,7 +258,6 @@ export function GalleryPage() {
                     'Regenerating with the same seed…',
                   )
                 }
-                disabled={detail.item.mode !== 'txt2img'}
                 title="Run the same recipe and seed again"
               >
                 Regenerate
@@ -275,13 +278,29 @@ export function GalleryPage() {
               <button
                 type="button"
                 className="secondary"
+                title="Start an img2img job from this image"
+                onClick={() => {
+                  offerRemix({
+                    ...remixFrom({ ...detail.item, ...(detail.recipe ?? {}) }, `gallery image #${detail.item.id}`),
+                    initImageId: detail.item.id,
+                    initMedia: detail.item.media,
+                    width: detail.item.width,
+                    height: detail.item.height,
+                  });
+                  window.location.hash = '#/studio';
+                }}
+              >
+                Use as init image
+              </button>
+              <button
+                type="button"
+                className="secondary"
                 onClick={() =>
                   void act(
                     () => client.invoke('gallery.rerun', { id: detail.item.id, newSeed: true }),
                     'Making a variation with a new seed…',
                   )
                 }
-                disabled={detail.item.mode !== 'txt2img'}
               >
                 Variation
               </button>

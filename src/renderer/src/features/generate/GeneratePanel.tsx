@@ -17,6 +17,10 @@ interface Draft {
   width: number;
   height: number;
   seed: number;
+  /** img2img from a gallery image when set. */
+  initImageId?: number | undefined;
+  initMedia?: string | undefined;
+  strength: number;
 }
 
 /**
@@ -44,6 +48,7 @@ export function GeneratePanel() {
         width: d.width,
         height: d.height,
         seed: d.seed,
+        strength: 0.75,
       });
     }
   }, [settings, draft]);
@@ -56,7 +61,7 @@ export function GeneratePanel() {
     const r = takeRemix();
     if (!r) return;
     const { source, ...fields } = r;
-    setDraft({ ...draft, ...fields });
+    setDraft({ ...draft, initImageId: undefined, initMedia: undefined, ...fields });
     setNotice(`Recipe loaded from ${source}.`);
   }, [remix, draft]);
 
@@ -90,7 +95,9 @@ export function GeneratePanel() {
     setError(null);
     try {
       const { jobId: id } = await client.invoke('generate.submit', {
-        mode: 'txt2img',
+        ...(draft.initImageId !== undefined
+          ? { mode: 'img2img' as const, initImageId: draft.initImageId, strength: draft.strength }
+          : { mode: 'txt2img' as const }),
         model: draft.model.trim() || DEMO_MODEL,
         prompt: draft.prompt,
         negativePrompt: draft.negativePrompt,
@@ -113,7 +120,7 @@ export function GeneratePanel() {
     }
   };
 
-  const num = (key: 'steps' | 'cfg' | 'width' | 'height' | 'seed', label: string, step = '1') => (
+  const num = (key: 'steps' | 'cfg' | 'width' | 'height' | 'seed' | 'strength', label: string, step = '1') => (
     <div className={`field${error?.fields[key] ? ' has-error' : ''}`}>
       <label htmlFor={`gen-${key}`}>{label}</label>
       <input
@@ -194,7 +201,23 @@ export function GeneratePanel() {
           {num('width', 'Width', '8')}
           {num('height', 'Height', '8')}
           {num('seed', 'Seed (-1 = random)')}
+          {draft.initImageId !== undefined && num('strength', 'Strength', '0.05')}
         </div>
+        {draft.initImageId !== undefined && (
+          <div className="init-image" data-testid="init-image">
+            {draft.initMedia && (
+              <img src={mediaUrl(hostKind, draft.initMedia)} alt="Init image" width={64} height={64} />
+            )}
+            <span>img2img from gallery image #{draft.initImageId}</span>
+            <button
+              type="button"
+              className="ghost"
+              onClick={() => setDraft({ ...draft, initImageId: undefined, initMedia: undefined })}
+            >
+              Clear
+            </button>
+          </div>
+        )}
         <div className="form-actions">
           <button type="submit" disabled={busy} title="Generate (Ctrl+Enter)">
             Generate
