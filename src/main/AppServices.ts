@@ -15,6 +15,8 @@ import type { OpenedStore } from './platform/openConfStore';
 import { EngineClient, type SpawnEngine } from './services/generation/EngineClient';
 import { GenerationService, type JobStore } from './services/generation/GenerationService';
 import { GalleryService } from './services/gallery/GalleryService';
+import { HashCache } from './services/models/hashing';
+import { ModelLibrary } from './services/models/ModelLibrary';
 import type { ImageCodec } from './services/generation/ImageCodec';
 import { ensureDemoModel } from './services/models/demoModel';
 import { isAllowedExternalUrl } from './platform/externalUrls';
@@ -84,6 +86,7 @@ export class AppServices {
   readonly router: Router;
   readonly engine: EngineClient;
   readonly generation: GenerationService;
+  readonly models: ModelLibrary;
   private engineState: EngineState = {
     state: 'stopped',
     provider: null,
@@ -107,7 +110,8 @@ export class AppServices {
       emit: hub.emit,
       notices,
     });
-    return new AppServices(ports, hub, notices, settings, gallery);
+    const hashes = await HashCache.open(join(ports.dataDir, 'hashes.json'));
+    return new AppServices(ports, hub, notices, settings, gallery, hashes);
   }
 
   private constructor(
@@ -116,6 +120,7 @@ export class AppServices {
     readonly notices: NoticeBoard,
     readonly settings: SettingsService,
     readonly gallery: GalleryService,
+    hashes: HashCache,
   ) {
     this.engine = new EngineClient(ports.spawnEngine, {
       providers: this.settings.get().executionProviders,
@@ -136,6 +141,12 @@ export class AppServices {
       galleryImage: (id) => gallery.imageBytes(id),
     });
     this.generation.resume();
+    this.models = new ModelLibrary({
+      modelsDir: () => this.settings.get().modelsDir,
+      engine: this.engine,
+      emit: this.hub.emit,
+      hashes,
+    });
     this.router = createRouter(createHandlers(this), {
       checkOutputs: process.env.NODE_ENV !== 'production',
       onInternalError: (method, err) => ports.log?.(`internal error in ${method}`, err),

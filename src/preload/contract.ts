@@ -355,6 +355,49 @@ export const zBoard = z.object({ id: z.number(), name: z.string(), builtin: z.bo
 export type Board = z.infer<typeof zBoard>;
 
 // ---------------------------------------------------------------------------------------------
+// Model library
+// ---------------------------------------------------------------------------------------------
+
+export const modelFamilies = ['sd1', 'sd2', 'sdxl', 'sdxl-refiner', 'unknown'] as const;
+export const predictionTypes = ['epsilon', 'v_prediction', 'sample'] as const;
+
+export const zLibraryEntry = z.object({
+  /** Path relative to the models folder: `my-model`, `loras/x.safetensors`, `embeddings/y.safetensors`. */
+  id: z.string(),
+  kind: z.enum(['model', 'lora', 'embedding']),
+  name: z.string(),
+  path: z.string(),
+  bytes: z.number(),
+  family: z.enum(modelFamilies),
+  predictionType: z.enum(predictionTypes).nullable(),
+  precision: z.enum(['fp32', 'fp16']).nullable(),
+  /** The built-in demo model (random weights). */
+  demo: z.boolean(),
+  status: z.enum(['ok', 'error']),
+  /** What is wrong, in words, when status is error. */
+  problem: z.string().nullable(),
+  notes: z.string(),
+  /** The user set the family or prediction type by hand. */
+  overridden: z.boolean(),
+  triggerWords: z.array(z.string()),
+  /** A1111's short hash (10 hex for models, 12 for LoRAs), once hashed. */
+  shortHash: z.string().nullable(),
+});
+export type LibraryEntry = z.infer<typeof zLibraryEntry>;
+
+export const zModelImportProgress = z.object({
+  importId: z.string(),
+  id: z.string(),
+  doneBytes: z.number(),
+  totalBytes: z.number(),
+  finished: z.boolean(),
+  error: z.string().nullable(),
+});
+export type ModelImportProgress = z.infer<typeof zModelImportProgress>;
+
+const zEntryId = z.string().min(1).max(512);
+
+// ---------------------------------------------------------------------------------------------
 // Methods and events
 // ---------------------------------------------------------------------------------------------
 
@@ -417,6 +460,26 @@ export const methods = {
     input: z.strictObject({ ids: zImageIds, folder: zAbsolutePath }),
     output: z.object({ files: z.array(z.string()) }),
   },
+  'models.list': { input: zNone, output: z.array(zLibraryEntry) },
+  /** Opens a model in the engine to read its graphs; remembers family, prediction type and precision. */
+  'models.check': { input: z.strictObject({ id: zEntryId }), output: zLibraryEntry },
+  'models.update': {
+    input: z.strictObject({
+      id: zEntryId,
+      name: z.string().trim().min(1).max(200).optional(),
+      notes: z.string().max(10_000).optional(),
+      family: z.enum(modelFamilies).optional(),
+      predictionType: z.enum(predictionTypes).optional(),
+      clearOverrides: z.boolean().optional(),
+    }),
+    output: zNone,
+  },
+  'models.remove': { input: z.strictObject({ id: zEntryId }), output: zNone },
+  'models.import': {
+    input: z.strictObject({ source: zAbsolutePath, move: z.boolean().default(false) }),
+    output: z.object({ importId: z.string(), id: z.string() }),
+  },
+  'models.hash': { input: z.strictObject({ id: zEntryId }), output: z.object({ sha256: z.string() }) },
   'boards.list': { input: zNone, output: z.array(zBoard) },
   'boards.create': { input: z.strictObject({ name: z.string().trim().min(1).max(100) }), output: zBoard },
   'boards.rename': {
@@ -435,6 +498,7 @@ export const events = {
   'job.progress': zJobProgress,
   'gallery.added': z.object({ items: z.array(zGalleryItem) }),
   'gallery.import': zImportProgress,
+  'models.import': zModelImportProgress,
 } as const satisfies Record<string, z.ZodType>;
 
 export type Methods = typeof methods;

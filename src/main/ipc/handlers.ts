@@ -46,6 +46,18 @@ export function createHandlers(app: AppServices): Handlers {
     'gallery.recall': ({ png }) => app.gallery.recall(Buffer.from(png, 'base64')),
     'gallery.importFolder': ({ folder, board }) => app.gallery.importFolder(folder, board),
     'gallery.export': ({ ids, folder }) => app.gallery.export(ids, folder),
+    'models.list': () => app.models.list(),
+    'models.check': ({ id }) => app.models.check(id),
+    'models.update': ({ id, ...change }) => {
+      app.models.update(id, change);
+      return {};
+    },
+    'models.remove': ({ id }) => {
+      app.models.remove(id);
+      return {};
+    },
+    'models.import': ({ source, move }) => app.models.import(source, move),
+    'models.hash': async ({ id }) => ({ sha256: await app.models.hash(id) }),
     'boards.list': () => app.gallery.repo.listBoards(),
     'boards.create': ({ name }) => app.gallery.repo.createBoard(name),
     'boards.rename': ({ id, name }) => app.gallery.repo.renameBoard(id, name),
