@@ -24,7 +24,7 @@ import type { LibraryEntry, ModelImportProgress } from '@contract';
 import type { Emit } from '../../ipc/EventHub';
 import { AppError } from '../AppError';
 import type { EngineClient } from '../generation/EngineClient';
-import { HashCache, a1111LoraHash, a1111ModelHash } from './hashing';
+import { type HashCache, a1111LoraHash, a1111ModelHash } from './hashing';
 import { familyFromTensors, parseKohyaMetadata } from './kohyaMetadata';
 import { readSafetensorsHeader, refusePickle } from './safetensors';
 
