@@ -139,6 +139,7 @@ export class AppServices {
       previewDecoders: () => findTaesd(this.settings.get().modelsDir),
       jobs: galleryJobStore(gallery),
       galleryImage: (id) => gallery.imageBytes(id),
+      predictionOverride: (modelDir) => this.models.predictionOverride(modelDir),
     });
     this.generation.resume();
     this.models = new ModelLibrary({

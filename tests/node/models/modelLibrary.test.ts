@@ -164,3 +164,35 @@ describe('model library', () => {
     await app.dispose();
   });
 });
+
+describe('overrides reach the engine', () => {
+  test('a prediction type set by hand changes what the sampler does, and clearing it restores the image', async () => {
+    const app = await createTestApp(join(temp.dir, 'd'));
+    const dir = join(app.settings.get().modelsDir, 'tiny');
+    cpSync(await ensureFixture('sd1-optimum'), dir, { recursive: true });
+    const request = {
+      mode: 'txt2img',
+      model: dir,
+      prompt: 'a lighthouse',
+      sampler: 'ddim',
+      steps: 2,
+      cfg: 5,
+      width: 64,
+      height: 64,
+      seed: 4,
+      rng: 'fast',
+    };
+    const run = async (): Promise<string> => {
+      const { jobId } = await call<{ jobId: string }>(app, 'generate.submit', request);
+      await app.generation.idle();
+      return app.generation.list().find((j) => j.id === jobId)?.results[0]?.media as string;
+    };
+    const plain = await run();
+    await call(app, 'models.update', { id: 'tiny', predictionType: 'v_prediction' });
+    const overridden = await run();
+    expect(overridden).not.toBe(plain);
+    await call(app, 'models.update', { id: 'tiny', clearOverrides: true });
+    expect(await run()).toBe(plain);
+    await app.dispose();
+  });
+});

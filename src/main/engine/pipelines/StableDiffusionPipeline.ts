@@ -34,6 +34,8 @@ export interface DiffusionRequest {
   init?: { image: RgbaImage; strength: number };
   /** Standard-normal starting noise, [batch, 4, h/8, w/8] float32, replacing the seed's. */
   noise?: Float32Array;
+  /** Overrides the scheduler config's `prediction_type` (the user knows better than a wrong config). */
+  predictionType?: 'epsilon' | 'v_prediction' | 'sample';
   /** Precomputed text embeddings, replacing the prompt's. */
   promptEmbeds?: PromptEmbeddings;
 }
@@ -94,7 +96,10 @@ export class StableDiffusionPipeline {
 
     // 2. Prepare the scheduler and the starting latents.
     t0 = performance.now();
-    const scheduler = createScheduler(req.sampler, this.parts.schedulerConfig);
+    const schedulerConfig = req.predictionType
+      ? { ...this.parts.schedulerConfig, prediction_type: req.predictionType }
+      : this.parts.schedulerConfig;
+    const scheduler = createScheduler(req.sampler, schedulerConfig);
     scheduler.setTimesteps(req.steps);
     let timesteps: readonly number[] = scheduler.timesteps;
     let latents: Float32Array;

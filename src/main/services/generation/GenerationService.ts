@@ -24,6 +24,8 @@ export interface GenerationDeps {
   demoModel: () => Promise<string>;
   previewEvery?: number;
   appVersion: string;
+  /** The prediction type the user set by hand for a model folder, if any. */
+  predictionOverride?: (modelDir: string) => 'epsilon' | 'v_prediction' | 'sample' | null;
   /** The PNG bytes of a gallery image, for img2img from the gallery. */
   galleryImage?: (id: number) => Buffer;
   /** Persists jobs; without it the queue lives in memory only. */
@@ -186,6 +188,8 @@ export class GenerationService {
           batchSize: request.batchSize,
         };
         if (init) diffusion.init = init;
+        const prediction = this.deps.predictionOverride?.(modelDir);
+        if (prediction) diffusion.predictionType = prediction;
         const started = performance.now();
         const result = await this.deps.engine.generate({
           id: job.id,
