@@ -141,13 +141,14 @@ export class AppServices {
       galleryImage: (id) => gallery.imageBytes(id),
       predictionOverride: (modelDir) => this.models.predictionOverride(modelDir),
     });
-    this.generation.resume();
     this.models = new ModelLibrary({
       modelsDir: () => this.settings.get().modelsDir,
       engine: this.engine,
       emit: this.hub.emit,
       hashes,
     });
+    // Last: resumed jobs may start at once and use every service above.
+    this.generation.resume();
     this.router = createRouter(createHandlers(this), {
       checkOutputs: process.env.NODE_ENV !== 'production',
       onInternalError: (method, err) => ports.log?.(`internal error in ${method}`, err),

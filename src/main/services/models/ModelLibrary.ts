@@ -295,6 +295,8 @@ export class ModelLibrary {
         }
         renameSync(staging, target);
         if (move) rmSync(source, { recursive: true, force: true });
+        // LoRAs and embeddings are hashed before the import reports done, so the list shows A1111's hash.
+        if (!stat.isDirectory()) await this.hash(id).catch(() => undefined);
         progress.finished = true;
       } catch (err) {
         rmSync(staging, { recursive: true, force: true });
@@ -302,7 +304,6 @@ export class ModelLibrary {
         progress.error = err instanceof Error ? err.message : String(err);
       }
       this.deps.emit('models.import', structuredClone(progress));
-      if (!progress.error && !stat.isDirectory()) void this.hash(id);
     })();
     return { importId, id };
   }

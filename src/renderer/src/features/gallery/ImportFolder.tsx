@@ -1,4 +1,4 @@
-import { useCallback, useState } from 'react';
+import { useCallback, useEffect, useState } from 'react';
 import type { ImportProgress } from '@contract';
 import { useEvent, useStudio } from '../../api/StudioProvider';
 
@@ -12,24 +12,22 @@ export function ImportFolder(props: { onDone: () => void }) {
   const [folder, setFolder] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [importId, setImportId] = useState<string | null>(null);
-  const [progress, setProgress] = useState<ImportProgress | null>(null);
+  // Progress by import id: a small folder can finish before the call that started it returns.
+  const [progressById, setProgressById] = useState<Record<string, ImportProgress>>({});
+  const progress = importId ? (progressById[importId] ?? null) : null;
   const { onDone } = props;
 
   useEvent(
     'gallery.import',
-    useCallback(
-      (p) => {
-        if (p.importId !== importId) return;
-        setProgress(p);
-        if (p.finished) onDone();
-      },
-      [importId, onDone],
-    ),
+    useCallback((p) => setProgressById((all) => ({ ...all, [p.importId]: p })), []),
   );
+  const finished = progress?.finished ?? false;
+  useEffect(() => {
+    if (finished) onDone();
+  }, [finished, onDone]);
 
   const start = async (): Promise<void> => {
     setError(null);
-    setProgress(null);
     try {
       const started = await client.invoke('gallery.importFolder', { folder: folder.trim() });
       setImportId(started.importId);

@@ -23,8 +23,10 @@ export function ModelsPage() {
   const [entries, setEntries] = useState<LibraryEntry[] | null>(null);
   const [source, setSource] = useState('');
   const [message, setMessage] = useState<{ kind: 'ok' | 'error'; text: string } | null>(null);
-  const [importing, setImporting] = useState<ModelImportProgress | null>(null);
+  // Progress of every import, by id: the first events can arrive before the call that started it returns.
+  const [progressById, setProgressById] = useState<Record<string, ModelImportProgress>>({});
   const [importId, setImportId] = useState<string | null>(null);
+  const importing = importId ? (progressById[importId] ?? null) : null;
 
   const refresh = useCallback(() => {
     client.invoke('models.list', {}).then(setEntries, (err: Error) => setMessage({ kind: 'error', text: err.message }));
@@ -33,20 +35,20 @@ export function ModelsPage() {
 
   useEvent(
     'models.import',
-    useCallback(
-      (p) => {
-        if (p.importId !== importId) return;
-        setImporting(p);
-        if (p.finished) {
-          setMessage(
-            p.error ? { kind: 'error', text: `Import failed: ${p.error}` } : { kind: 'ok', text: `Imported ${p.id}.` },
-          );
-          refresh();
-        }
-      },
-      [importId, refresh],
-    ),
+    useCallback((p) => setProgressById((all) => ({ ...all, [p.importId]: p })), []),
   );
+  const finished = importing?.finished ?? false;
+  const importError = importing?.error ?? null;
+  const importedId = importing?.id ?? null;
+  useEffect(() => {
+    if (!finished) return;
+    setMessage(
+      importError
+        ? { kind: 'error', text: `Import failed: ${importError}` }
+        : { kind: 'ok', text: `Imported ${importedId}.` },
+    );
+    refresh();
+  }, [finished, importError, importedId, refresh]);
 
   const run = async (work: () => Promise<unknown>, ok: string): Promise<void> => {
     try {
@@ -63,14 +65,6 @@ export function ModelsPage() {
     try {
       const started = await client.invoke('models.import', { source: source.trim() });
       setImportId(started.importId);
-      setImporting({
-        importId: started.importId,
-        id: started.id,
-        doneBytes: 0,
-        totalBytes: 1,
-        finished: false,
-        error: null,
-      });
     } catch (err) {
       setMessage({ kind: 'error', text: err instanceof Error ? err.message : String(err) });
     }
