@@ -69,22 +69,27 @@ describe('pipelines', () => {
     await engine.unload();
   });
 
-  test('img2img keeps the size, follows the init image, and strength changes the result', async () => {
-    const dir = await ensureFixture('sd1-optimum');
-    const engine = new Engine({ providers: ['cpu'] });
-    const data = new Uint8Array(64 * 64 * 4);
-    for (let i = 0; i < 64 * 64; i++) data.set([(i % 64) * 4, 128, 255 - (i % 64) * 4, 255], i * 4);
-    const init = { image: { width: 64, height: 64, data }, strength: 0.3 };
-    const low = await engine.generate(dir, { ...base, steps: 10, init });
-    const again = await engine.generate(dir, { ...base, steps: 10, init });
-    const high = await engine.generate(dir, { ...base, steps: 10, init: { ...init, strength: 1 } });
-    expect(low.images[0]).toMatchObject({ width: 64, height: 64 });
-    expect(same(low.images[0]!.data, again.images[0]!.data)).toBe(true);
-    expect(same(low.images[0]!.data, high.images[0]!.data)).toBe(false);
-    expect(low.timings.steps).toBe(3);
-    expect(high.timings.steps).toBe(10);
-    await engine.unload();
-  });
+  // Exports whose VAE encoder returns mean and log-variance: we sample with the job's RNG, so img2img
+  // is reproducible. (Older exports sample inside the graph with ORT's unseeded RandomNormalLike.)
+  test.each(['sd1-optimum', 'sd2-v'] as const)(
+    '%s: img2img keeps the size, follows the init image, strength matters',
+    async (variant) => {
+      const dir = await ensureFixture(variant);
+      const engine = new Engine({ providers: ['cpu'] });
+      const data = new Uint8Array(64 * 64 * 4);
+      for (let i = 0; i < 64 * 64; i++) data.set([(i % 64) * 4, 128, 255 - (i % 64) * 4, 255], i * 4);
+      const init = { image: { width: 64, height: 64, data }, strength: 0.3 };
+      const low = await engine.generate(dir, { ...base, steps: 10, init });
+      const again = await engine.generate(dir, { ...base, steps: 10, init });
+      const high = await engine.generate(dir, { ...base, steps: 10, init: { ...init, strength: 1 } });
+      expect(low.images[0]).toMatchObject({ width: 64, height: 64 });
+      expect(same(low.images[0]!.data, again.images[0]!.data)).toBe(true);
+      expect(same(low.images[0]!.data, high.images[0]!.data)).toBe(false);
+      expect(low.timings.steps).toBe(3);
+      expect(high.timings.steps).toBe(10);
+      await engine.unload();
+    },
+  );
 
   test('the same noise given explicitly reproduces the seed’s image', async () => {
     const dir = await ensureFixture('sd1-optimum');
@@ -154,5 +159,20 @@ describe('pipelines', () => {
     await expect(engine.generate(empty, base)).rejects.toThrow(
       /not a diffusers ONNX model: text_encoder\/model\.onnx is missing/,
     );
+  });
+});
+
+describe('img2img on exports that sample inside the VAE encoder', () => {
+  test.each(['sd1-diffusers', 'sd1-fp16'] as const)('%s: img2img gives the requested size', async (variant) => {
+    const engine = new Engine({ providers: ['cpu'] });
+    const data = new Uint8Array(64 * 64 * 4).fill(128);
+    const r = await engine.generate(await ensureFixture(variant), {
+      ...base,
+      steps: 4,
+      init: { image: { width: 64, height: 64, data }, strength: 0.5 },
+    });
+    expect(r.images[0]).toMatchObject({ width: 64, height: 64 });
+    expect(r.timings.steps).toBe(2);
+    await engine.unload();
   });
 });
