@@ -252,9 +252,9 @@ export class GalleryService {
       try {
         const png = readFileSync(this.store.path(file));
         const recall = recallFromPng(png);
-        const recipe = zSumiRecipe.safeParse({ ...placeholderRecipe(png), ...recall.recipe });
+        const recipe = zSumiRecipe.safeParse({ ...recipeFromFileAlone(png), ...recall.recipe });
         const size = pngSize(png);
-        const base = recipe.success ? recipe.data : placeholderRecipe(png);
+        const base = recipe.success ? recipe.data : recipeFromFileAlone(png);
         this.repo.insertGeneration(
           generationInput(base, {
             createdAt: Date.now(),
@@ -349,7 +349,7 @@ export class GalleryService {
             progress.duplicates++;
           } else {
             known.add(stored);
-            const base = { ...placeholderRecipe(png), width: meta.width, height: meta.height };
+            const base = { ...recipeFromFileAlone(png), width: meta.width, height: meta.height };
             const parsed = zSumiRecipe.safeParse({
               ...base,
               ...recall.recipe,
@@ -494,7 +494,7 @@ function pngSize(png: Buffer): { width: number; height: number } {
 }
 
 /** What a recovered file without our recipe is indexed as: its size and whatever text it had. */
-function placeholderRecipe(png: Buffer): SumiRecipe {
+function recipeFromFileAlone(png: Buffer): SumiRecipe {
   const { width, height } = pngSize(png);
   const text = readPngText(png).find((c) => c.keyword === 'parameters')?.text ?? '';
   return {
