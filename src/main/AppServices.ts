@@ -140,6 +140,7 @@ export class AppServices {
       jobs: galleryJobStore(gallery),
       galleryImage: (id) => gallery.imageBytes(id),
       predictionOverride: (modelDir) => this.models.predictionOverride(modelDir),
+      loadLora: (name, weight) => this.models.loadLora(name, weight),
     });
     this.models = new ModelLibrary({
       modelsDir: () => this.settings.get().modelsDir,

@@ -6,6 +6,8 @@
 import { join } from 'node:path';
 import { openSession, openSessionFromBytes, type GraphSession, type ProviderName } from './backend/ort';
 import { upcastFp16Model } from './model/upcastFp16';
+import { memoryLoraTensors, type LoraTensor } from './lora/LoraTensors';
+import { mergeLoras, type LoraReport } from './lora/mergeLoras';
 import { ClipTokenizer } from './components/ClipTokenizer';
 import { TextEncoder } from './components/TextEncoder';
 import { Unet } from './components/Unet';
@@ -19,8 +21,29 @@ import {
   type RunOptions,
 } from './pipelines/StableDiffusionPipeline';
 
+/** A LoRA as the engine receives it: tensors already read (and checked) by main. */
+export interface LoraSpec {
+  /** Identifies the file's content (its hash): with the weights, the merged-model cache key. */
+  id: string;
+  name: string;
+  weight: number;
+  tensors: Record<string, LoraTensor>;
+  metadata: Record<string, string>;
+}
+
+/** What a LoRA did to this model: modules merged (UNet and text encoder) and keys that matched nothing. */
+export interface AppliedLora {
+  name: string;
+  weight: number;
+  applied: number;
+  unmatched: string[];
+}
+
 export interface LoadedModel {
   dir: string;
+  /** Model folder + LoRA set + weights: a different key loads (and merges) again. */
+  key: string;
+  loras: AppliedLora[];
   folder: ModelFolder;
   probe: ModelProbe;
   provider: ProviderName;
@@ -54,13 +77,14 @@ export class Engine {
     return this.loaded;
   }
 
-  /** Loads `dir`, replacing whatever model was loaded. */
-  async load(dir: string): Promise<LoadedModel> {
-    if (this.loaded?.dir === dir) return this.loaded;
+  /** Loads `dir` with `loras` merged in, replacing whatever model (or LoRA set) was loaded. */
+  async load(dir: string, loras: readonly LoraSpec[] = []): Promise<LoadedModel> {
+    const key = modelKey(dir, loras);
+    if (this.loaded?.key === key) return this.loaded;
     if (this.loading) await this.loading.catch(() => undefined);
-    if (this.loaded?.dir === dir) return this.loaded;
+    if (this.loaded?.key === key) return this.loaded;
     await this.unload();
-    this.loading = loadModel(dir, this.options);
+    this.loading = loadModel(dir, this.options, loras);
     try {
       this.loaded = await this.loading;
       return this.loaded;
@@ -73,8 +97,9 @@ export class Engine {
     dir: string,
     request: DiffusionRequest,
     options: RunOptions = {},
+    loras: readonly LoraSpec[] = [],
   ): Promise<DiffusionResult & { model: LoadedModel }> {
-    const model = await this.load(dir);
+    const model = await this.load(dir, loras);
     this.running++;
     try {
       const result = await model.pipeline.run(request, options);
@@ -92,8 +117,19 @@ export class Engine {
   }
 }
 
-/** Opens every part of a model folder and wires the pipeline. */
-export async function loadModel(dir: string, options: EngineOptions): Promise<LoadedModel> {
+function modelKey(dir: string, loras: readonly LoraSpec[]): string {
+  return `${dir}|${loras
+    .map((l) => `${l.id}:${l.weight}`)
+    .sort()
+    .join(',')}`;
+}
+
+/** Opens every part of a model folder, merges LoRAs into the UNet and text encoder, and wires the pipeline. */
+export async function loadModel(
+  dir: string,
+  options: EngineOptions,
+  loras: readonly LoraSpec[] = [],
+): Promise<LoadedModel> {
   const t0 = performance.now();
   const folder = readModelFolder(dir);
   const sessionOptions = { providers: options.providers, threads: options.threads ?? 0 };
@@ -104,11 +140,33 @@ export async function loadModel(dir: string, options: EngineOptions): Promise<Lo
     sessions.push(session);
     return session;
   };
+  const inputs = loras.map((l) => ({
+    name: l.name,
+    weight: l.weight,
+    tensors: memoryLoraTensors(l.tensors, l.metadata),
+  }));
+  const reports: LoraReport[][] = [];
+  /** The part as a session: as it is on disk, or with the LoRAs merged into its weights (in memory). */
+  const openPart = async (
+    file: string | undefined,
+    part: 'unet' | 'text_encoder',
+    family?: ModelProbe['family'],
+  ): Promise<GraphSession> => {
+    if (!file || inputs.length === 0) return open(file);
+    const merged = mergeLoras(file, inputs, family ? { part, family } : { part });
+    reports.push(merged.report);
+    const session = await openSessionFromBytes(merged.bytes, `${file} + LoRAs`, sessionOptions);
+    sessions.push(session);
+    return session;
+  };
   try {
-    const unetSession = await open(folder.parts.unet?.file);
+    const unetSession = await openPart(folder.parts.unet?.file, 'unet');
     const probe = probeModel(folder, unetSession);
     const tokenizer = ClipTokenizer.fromModelFolder(join(dir, 'tokenizer'));
-    const textEncoder = new TextEncoder(await open(folder.parts.text_encoder?.file), tokenizer);
+    const textEncoder = new TextEncoder(
+      await openPart(folder.parts.text_encoder?.file, 'text_encoder', probe.family),
+      tokenizer,
+    );
     const vaeFile = folder.parts.vae_decoder?.file;
     const vaeDecoder = new VaeDecoder(await open(vaeFile), async () => {
       const session = await openSessionFromBytes(
@@ -128,8 +186,21 @@ export async function loadModel(dir: string, options: EngineOptions): Promise<Lo
       probe,
       schedulerConfig: folder.schedulerConfig,
     });
+    const applied: AppliedLora[] = loras.map((l, i) => {
+      const parts = reports.map((r) => r[i]).filter((r): r is LoraReport => r !== undefined);
+      // Each part lists its own misses (other parts' modules are counted apart), so the union is what
+      // nothing used; tensors that are not LoRA pairs appear in every part's list once.
+      return {
+        name: l.name,
+        weight: l.weight,
+        applied: parts.reduce((n, r) => n + r.applied, 0),
+        unmatched: [...new Set(parts.flatMap((r) => r.unmatched))],
+      };
+    });
     return {
       dir,
+      key: modelKey(dir, loras),
+      loras: applied,
       folder,
       probe,
       provider: unetSession.provider,

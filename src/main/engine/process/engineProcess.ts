@@ -62,27 +62,33 @@ onMessage((message) => {
       enqueue(message.id, async () => {
         try {
           if (controller.signal.aborted) throw new EngineError('cancelled', 'The job was cancelled.');
-          if (engine.current?.dir !== message.modelDir)
+          const loras = message.loras ?? [];
+          if (engine.current?.dir !== message.modelDir || loras.length)
             send({ t: 'loading', id: message.id, modelDir: message.modelDir });
           const t0 = performance.now();
-          const loaded = await engine.load(message.modelDir);
+          const loaded = await engine.load(message.modelDir, loras);
           const loadMs = performance.now() - t0;
-          const result = await engine.generate(message.modelDir, message.request, {
-            signal: controller.signal,
-            onStep: async ({ step, total, latents, latentWidth, latentHeight }) => {
-              const every = message.previewEvery;
-              if (!(every > 0 && (step % every === 0 || step === total))) {
-                send({ t: 'step', id: message.id, step, total });
-                return;
-              }
-              const sdxl = loaded.probe.family.startsWith('sdxl');
-              const decoder = sdxl ? message.previewDecoders?.sdxl : message.previewDecoders?.sd;
-              const preview =
-                (decoder ? await taesd.decode(decoder, latents, latentWidth, latentHeight) : null) ??
-                latentPreview(latents, 0, latentWidth, latentHeight, sdxl);
-              send({ t: 'step', id: message.id, step, total, preview });
+          const result = await engine.generate(
+            message.modelDir,
+            message.request,
+            {
+              signal: controller.signal,
+              onStep: async ({ step, total, latents, latentWidth, latentHeight }) => {
+                const every = message.previewEvery;
+                if (!(every > 0 && (step % every === 0 || step === total))) {
+                  send({ t: 'step', id: message.id, step, total });
+                  return;
+                }
+                const sdxl = loaded.probe.family.startsWith('sdxl');
+                const decoder = sdxl ? message.previewDecoders?.sdxl : message.previewDecoders?.sd;
+                const preview =
+                  (decoder ? await taesd.decode(decoder, latents, latentWidth, latentHeight) : null) ??
+                  latentPreview(latents, 0, latentWidth, latentHeight, sdxl);
+                send({ t: 'step', id: message.id, step, total, preview });
+              },
             },
-          });
+            loras,
+          );
           const done: FromEngine = {
             t: 'result',
             id: message.id,
@@ -90,6 +96,7 @@ onMessage((message) => {
             provider: result.model.provider,
             probe: result.model.probe,
             timings: { loadMs, ...result.timings },
+            loras: result.model.loras,
           };
           if (message.wantLatents) done.latents = result.latents;
           send(done);

@@ -4,6 +4,7 @@
  */
 import type { ProviderName } from '../backend/ort';
 import type { EngineErrorKind } from '../EngineError';
+import type { AppliedLora, LoraSpec } from '../Engine';
 import type { ModelProbe } from '../model/modelFolder';
 import type { DiffusionRequest } from '../pipelines/StableDiffusionPipeline';
 import type { RgbaImage } from '../tensor/image';
@@ -19,6 +20,7 @@ export type ToEngine =
       wantLatents?: boolean;
       /** TAESD decoders (ONNX) for full-size live previews, per latent space; without one, the linear approximation. */
       previewDecoders?: { sd?: string; sdxl?: string };
+      loras?: LoraSpec[];
     }
   | { t: 'cancel'; id: string }
   | { t: 'probe'; id: string; modelDir: string }
@@ -58,6 +60,7 @@ export type FromEngine =
       provider: ProviderName;
       probe: ModelProbe;
       timings: EngineTimings;
+      loras: AppliedLora[];
     }
   | { t: 'probed'; id: string; report: ProbeReport }
   | { t: 'tokens'; id: string; ids: number[] }

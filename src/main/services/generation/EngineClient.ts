@@ -9,6 +9,7 @@ import type { EngineState } from '@contract';
 import type { ProviderName } from '../../engine/backend/ort';
 import type { FromEngine, ProbeReport, ToEngine } from '../../engine/process/protocol';
 import type { DiffusionRequest } from '../../engine/pipelines/StableDiffusionPipeline';
+import type { LoraSpec } from '../../engine/Engine';
 import type { RgbaImage } from '../../engine/tensor/image';
 import { AppError } from '../AppError';
 
@@ -32,6 +33,7 @@ export interface GenerateCall {
   previewEvery?: number;
   wantLatents?: boolean;
   previewDecoders?: { sd?: string; sdxl?: string };
+  loras?: LoraSpec[];
   onStep?: (step: number, total: number, preview?: RgbaImage) => void;
   onLoading?: () => void;
 }
@@ -120,6 +122,7 @@ export class EngineClient {
     };
     if (call.wantLatents) message.wantLatents = true;
     if (call.previewDecoders) message.previewDecoders = call.previewDecoders;
+    if (call.loras?.length) message.loras = call.loras;
     this.onState({ state: 'busy', provider: this.provider });
     try {
       const result = (await this.call(id, message, call.onStep, call.onLoading)) as EngineResult;

@@ -11,6 +11,8 @@ import { AppError } from '../AppError';
 import { formatInfotext, type SumiRecipe } from '../gallery/metadata/infotext';
 import { withTextChunks } from '../gallery/metadata/pngChunks';
 import type { NewGeneration } from '../gallery/GalleryService';
+import type { LoraSpec } from '../../engine/Engine';
+import { extractLoraTags } from '../gallery/metadata/infotext';
 import type { EngineClient } from './EngineClient';
 import type { ImageCodec } from './ImageCodec';
 
@@ -24,6 +26,8 @@ export interface GenerationDeps {
   demoModel: () => Promise<string>;
   previewEvery?: number;
   appVersion: string;
+  /** Reads a LoRA named in a prompt (`<lora:NAME:W>`) from the library. */
+  loadLora?: (name: string, weight: number) => Promise<{ spec: LoraSpec; shortHash: string }>;
   /** The prediction type the user set by hand for a model folder, if any. */
   predictionOverride?: (modelDir: string) => 'epsilon' | 'v_prediction' | 'sample' | null;
   /** The PNG bytes of a gallery image, for img2img from the gallery. */
@@ -173,10 +177,17 @@ export class GenerationService {
     try {
       const modelDir = request.model === DEMO_MODEL ? await this.deps.demoModel() : request.model;
       const init = request.mode === 'img2img' ? await this.initImage(request) : undefined;
+      // `<lora:NAME:W>` tags name LoRAs to merge; like A1111, the tags themselves are not encoded.
+      const tags = extractLoraTags(request.prompt);
+      const loras = [];
+      for (const tag of tags.loras) {
+        if (!this.deps.loadLora) throw new AppError('UNSUPPORTED', 'LoRAs are not available here.');
+        loras.push(await this.deps.loadLora(tag.name, tag.weight));
+      }
       for (let run = 0; run < request.batchCount; run++) {
         const seed = (job.request.seed + run) % 2 ** 32;
         const diffusion: DiffusionRequest = {
-          prompt: request.prompt,
+          prompt: tags.prompt,
           negativePrompt: request.negativePrompt,
           width: request.width,
           height: request.height,
@@ -195,6 +206,7 @@ export class GenerationService {
           id: job.id,
           modelDir,
           request: diffusion,
+          loras: loras.map((l) => l.spec),
           previewEvery: this.deps.previewEvery ?? PREVIEW_EVERY,
           previewDecoders: this.deps.previewDecoders?.() ?? {},
           onStep: (step, total, preview) =>
@@ -213,7 +225,7 @@ export class GenerationService {
           height: request.height,
           ...(init ? { strength: request.strength } : {}),
           model: { name: basename(modelDir) },
-          loras: [],
+          loras: loras.map((l) => ({ name: l.spec.name, weight: l.spec.weight, hash: l.shortHash })),
           rng: request.rng,
           appVersion: this.deps.appVersion,
         };

@@ -26,7 +26,8 @@ import { AppError } from '../AppError';
 import type { EngineClient } from '../generation/EngineClient';
 import { type HashCache, a1111LoraHash, a1111ModelHash } from './hashing';
 import { familyFromTensors, parseKohyaMetadata } from './kohyaMetadata';
-import { readSafetensorsHeader, refusePickle } from './safetensors';
+import { readSafetensorsHeader, readTensor, refusePickle } from './safetensors';
+import type { LoraSpec } from '../../engine/Engine';
 
 const LIBRARY_FILE = '.sumi-library.json';
 const RESERVED = new Set(['loras', 'embeddings', 'taesd', 'taesdxl', '.trash']);
@@ -313,6 +314,28 @@ export class ModelLibrary {
     const path = this.resolveEntry(id);
     const kind = id.startsWith('loras/') ? 'addnet' : 'sha256';
     return kind === 'addnet' ? this.deps.hashes.addnet(path) : this.deps.hashes.sha256(path);
+  }
+
+  /**
+   * A LoRA by the name used in prompts (`<lora:NAME:W>`: the file name without .safetensors), read and
+   * checked here in main, ready to hand to the engine, with A1111's hash for the recipe.
+   */
+  async loadLora(name: string, weight: number): Promise<{ spec: LoraSpec; shortHash: string }> {
+    const dir = join(this.root, 'loras');
+    const file = existsSync(dir)
+      ? readdirSync(dir).find((f) => f.toLowerCase() === `${name.toLowerCase()}.safetensors`)
+      : undefined;
+    if (!file) throw validation('prompt', `no LoRA named "${name}" in ${dir} (import it on the Models page)`);
+    const path = join(dir, file);
+    const header = await readSafetensorsHeader(path);
+    const tensors: Record<string, { dims: number[]; data: Float32Array }> = {};
+    for (const [key, info] of header.tensors)
+      tensors[key] = { dims: [...info.shape], data: await readTensor(path, header, key) };
+    const addnet = await this.deps.hashes.addnet(path);
+    return {
+      spec: { id: addnet, name, weight, tensors, metadata: { ...header.metadata } },
+      shortHash: a1111LoraHash(addnet),
+    };
   }
 
   private resolveEntry(id: string): string {
