@@ -3,8 +3,8 @@
  * `--json` prints one JSON object; errors print `sumi: <what went wrong>` and exit non-zero.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { createReadStream, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { executionProviders, rngKinds, samplerNames, type ExecutionProvider, type SamplerName } from '@contract';
@@ -12,6 +12,7 @@ import type { DiffusionRequest } from './engine/pipelines/StableDiffusionPipelin
 import { AppError } from './services/AppError';
 import { EngineClient } from './services/generation/EngineClient';
 import { ensureDemoModel } from './services/models/demoModel';
+import { readLoraFile } from './services/models/ModelLibrary';
 import { defaultSettings } from './services/settings/defaults';
 import { defaultDataDir } from './platform/node/dataDir';
 import { forkEngine } from './platform/node/forkEngine';
@@ -39,6 +40,7 @@ const usage = `Usage:
       --noise FILE         starting noise: raw little-endian float32, NCHW [batch,4,H/8,W/8]
       --out-latents FILE   write the final latents (before VAE scaling) as raw float32
       --rng fast|torch-cpu --provider ${executionProviders.join('|')}
+      --lora PATH_OR_NAME:WEIGHT  merge a LoRA (a .safetensors path, or a name in the models folder's loras/); repeatable
       --json               print the resolved recipe, provider and timings as JSON
   sumi tokenize [--model DIR] TEXT       token ids with begin/end, no padding
   sumi models probe DIR                  family, prediction type, precision, parts, sizes
@@ -149,6 +151,7 @@ async function generate(args: string[]): Promise<void> {
       'out-latents': { type: 'string' },
       rng: { type: 'string' },
       provider: { type: 'string' },
+      lora: { type: 'string', multiple: true },
       out: { type: 'string' },
       json: { type: 'boolean', default: false },
       data: { type: 'string' },
@@ -197,9 +200,25 @@ async function generate(args: string[]): Promise<void> {
     : null;
   const dataDir = values.data ? resolve(values.data) : defaultDataDir();
   const modelDir = await resolveModel(values.model, dataDir);
+  const loras: Awaited<ReturnType<typeof readLoraFile>>[] = [];
+  for (const raw of values.lora ?? []) {
+    const match = /^(.*?)(?::(-?[0-9.]+))?$/.exec(raw);
+    const target = match?.[1] ?? raw;
+    const weight = match?.[2] === undefined ? 1 : Number(match[2]);
+    if (!target || !Number.isFinite(weight)) throw new UsageError(`--lora ${raw}: expected PATH_OR_NAME:WEIGHT.`);
+    const path = existsSync(target) ? resolve(target) : join(dataDir, 'models', 'loras', `${target}.safetensors`);
+    if (!existsSync(path)) throw new UsageError(`--lora ${raw}: no file ${target}, and no ${path}.`);
+    loras.push(await readLoraFile(path, basename(path, '.safetensors'), weight));
+  }
   const started = performance.now();
   const result = await withEngine(provider ? [provider] : [...defaultSettings('/').executionProviders], (engine) => {
-    const call = { id: 'cli', modelDir, request, wantLatents: Boolean(values['out-latents']) };
+    const call = {
+      id: 'cli',
+      modelDir,
+      request,
+      wantLatents: Boolean(values['out-latents']),
+      loras: loras.map((l) => l.spec),
+    };
     return engine.generate(call);
   });
   const totalMs = performance.now() - started;
@@ -235,6 +254,7 @@ async function generate(args: string[]): Promise<void> {
       predictionType: result.probe.predictionType,
     },
     provider: result.provider,
+    lora: result.loras.map((l, i) => ({ ...l, hash: loras[i]?.shortHash ?? null })),
     timings: { ...result.timings, totalMs },
   };
   print(summary, values.json, files.join('\n'));

@@ -225,3 +225,59 @@ describe('sumi infotext and gallery', () => {
     expect(sumi('gallery', 'export', '1', '--data', dataDir).stderr).toContain('--to DIR');
   });
 });
+
+describe('sumi generate --lora', () => {
+  test('reports per LoRA the modules applied and the keys not matched', async () => {
+    const { fixtureModules, writeFixtureLora } = await import('../helpers/fixtureLoras');
+    const model = await ensureFixture('sd1-optimum');
+    const file = join(temp.dir, 'cli-lora.safetensors');
+    writeFixtureLora(file, {
+      format: 'kohya',
+      modules: fixtureModules(model, 'unet')
+        .filter((m) => m.op === 'MatMul')
+        .slice(0, 5),
+      rank: 2,
+      alpha: null,
+      seed: 3,
+      extra: {
+        'lora_unet_no_such_block.lora_down.weight': { dtype: 'F32', shape: [2, 4], data: new Array(8).fill(0) },
+      },
+    });
+    const out = join(temp.dir, 'lora.png');
+    const r = sumi(
+      'generate',
+      '--model',
+      model,
+      '--prompt',
+      'x',
+      '--steps',
+      '1',
+      '--width',
+      '64',
+      '--height',
+      '64',
+      '--seed',
+      '1',
+      '--lora',
+      `${file}:0.7`,
+      '--out',
+      out,
+      '--json',
+    );
+    expect(r.stderr).toBe('');
+    const summary = JSON.parse(r.stdout) as {
+      lora: { name: string; weight: number; applied: number; unmatched: string[]; hash: string }[];
+    };
+    expect(summary.lora).toHaveLength(1);
+    expect(summary.lora[0]).toMatchObject({
+      name: 'cli-lora',
+      weight: 0.7,
+      applied: 5,
+      hash: expect.stringMatching(/^[0-9a-f]{12}$/),
+    });
+    expect(summary.lora[0]?.unmatched).toContain('lora_unet_no_such_block.lora_down.weight');
+    const bad = sumi('generate', '--model', model, '--prompt', 'x', '--lora', 'nowhere:1', '--out', out);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--lora nowhere:1');
+  });
+});

@@ -24,7 +24,7 @@ import type { LibraryEntry, ModelImportProgress } from '@contract';
 import type { Emit } from '../../ipc/EventHub';
 import { AppError } from '../AppError';
 import type { EngineClient } from '../generation/EngineClient';
-import { type HashCache, a1111LoraHash, a1111ModelHash } from './hashing';
+import { type HashCache, a1111LoraHash, a1111ModelHash, addnetHashSafetensors } from './hashing';
 import { familyFromTensors, parseKohyaMetadata } from './kohyaMetadata';
 import { readSafetensorsHeader, readTensor, refusePickle } from './safetensors';
 import type { LoraSpec } from '../../engine/Engine';
@@ -346,6 +346,25 @@ export class ModelLibrary {
     if (!existsSync(path)) throw new AppError('NOT_FOUND', `No ${id} in the models folder.`);
     return path;
   }
+}
+
+/** Reads a LoRA .safetensors file (strictly checked) into what the engine merges. */
+export async function readLoraFile(
+  path: string,
+  name: string,
+  weight: number,
+  addnet?: string,
+): Promise<{ spec: LoraSpec; shortHash: string }> {
+  await refusePickle(path);
+  const header = await readSafetensorsHeader(path);
+  const tensors: Record<string, { dims: number[]; data: Float32Array }> = {};
+  for (const [key, info] of header.tensors)
+    tensors[key] = { dims: [...info.shape], data: await readTensor(path, header, key) };
+  const hash = addnet ?? (await addnetHashSafetensors(path));
+  return {
+    spec: { id: hash, name, weight, tensors, metadata: { ...header.metadata } },
+    shortHash: a1111LoraHash(hash),
+  };
 }
 
 function validation(field: string, message: string): AppError {
