@@ -212,6 +212,7 @@ export class GenerationService {
           onStep: (step, total, preview) =>
             void this.progress(job.id, run, request.batchCount, step, total, started, preview),
         });
+        await this.progressChain; // the last step's progress goes out before the results
         job.provider = result.provider;
         const recipe: SumiRecipe = {
           mode: request.mode,
@@ -289,7 +290,11 @@ export class GenerationService {
     this.deps.emit('job.updated', structuredClone(record.job));
   }
 
-  private async progress(
+  /**
+   * Progress events go out in step order: a step with a preview waits for its PNG encode, and the
+   * steps after it wait for that one, so a progress bar never runs backwards.
+   */
+  private progress(
     id: string,
     run: number,
     runs: number,
@@ -300,18 +305,23 @@ export class GenerationService {
   ): Promise<void> {
     const elapsed = (performance.now() - started) / 1000;
     const itPerSec = elapsed > 0 ? step / elapsed : null;
-    const event: JobProgress = {
-      id,
-      run,
-      runs,
-      step,
-      total,
-      itPerSec,
-      etaMs: itPerSec ? ((total - step) / itPerSec) * 1000 : null,
-      preview: preview
-        ? `data:image/png;base64,${(await this.deps.codec.encodePng(preview)).toString('base64')}`
-        : null,
-    };
-    this.deps.emit('job.progress', event);
+    const encoded = preview ? this.deps.codec.encodePng(preview) : Promise.resolve(null);
+    this.progressChain = this.progressChain.then(async () => {
+      const png = await encoded.catch(() => null);
+      const event: JobProgress = {
+        id,
+        run,
+        runs,
+        step,
+        total,
+        itPerSec,
+        etaMs: itPerSec ? ((total - step) / itPerSec) * 1000 : null,
+        preview: png ? `data:image/png;base64,${png.toString('base64')}` : null,
+      };
+      this.deps.emit('job.progress', event);
+    });
+    return this.progressChain;
   }
+
+  private progressChain: Promise<void> = Promise.resolve();
 }
