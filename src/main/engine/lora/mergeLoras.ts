@@ -11,7 +11,7 @@
  */
 import { EngineError } from '../EngineError';
 import { openSessionFromBytes, type GraphSession, type SessionOptions } from '../backend/ort';
-import type { ModelFamily } from '../model/modelFolder';
+import { familyFromCrossAttention, type ModelFamily } from '../model/modelFolder';
 import { OnnxWeights, type WeightSlot } from './graphIndex';
 import { groupLoraModules, type LoraModule, type LoraTarget } from './keyMapping';
 import type { LoraTensor, LoraTensors } from './LoraTensors';
@@ -247,18 +247,6 @@ function loraFamily(sig: ShapeSignature): ModelFamily | null {
   if (sig.textWidth === 768) return 'sd1';
   if (sig.textWidth === 1024) return 'sd2';
   return null;
-}
-
-function familyFromCrossAttention(width: number): ModelFamily {
-  return width === 768
-    ? 'sd1'
-    : width === 1024
-      ? 'sd2'
-      : width === 2048
-        ? 'sdxl'
-        : width === 1280
-          ? 'sdxl-refiner'
-          : 'unknown';
 }
 
 function useWith(family: ModelFamily): string {

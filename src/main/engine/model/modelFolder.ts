@@ -101,6 +101,12 @@ export function readModelFolder(dir: string): ModelFolder {
   };
 }
 
+/** The model family from the UNet's cross-attention width (the text embedding it was trained on). */
+export function familyFromCrossAttention(width: number): ModelFamily {
+  const families: Record<number, ModelFamily> = { 768: 'sd1', 1024: 'sd2', 2048: 'sdxl', 1280: 'sdxl-refiner' };
+  return families[width] ?? 'unknown';
+}
+
 export interface ModelProbe {
   family: ModelFamily;
   predictionType: PredictionType;
@@ -134,16 +140,7 @@ export function probeModel(folder: ModelFolder, unet: GraphSession): ModelProbe 
   }
   const inChannels = fixedDim(sample, 1) ?? numberOr(folder.unetConfig.in_channels, 4);
   const crossAttentionDim = fixedDim(context, 2) ?? numberOr(folder.unetConfig.cross_attention_dim, 768);
-  const family: ModelFamily =
-    crossAttentionDim === 768
-      ? 'sd1'
-      : crossAttentionDim === 1024
-        ? 'sd2'
-        : crossAttentionDim === 2048
-          ? 'sdxl'
-          : crossAttentionDim === 1280
-            ? 'sdxl-refiner'
-            : 'unknown';
+  const family = familyFromCrossAttention(crossAttentionDim);
   const prediction = folder.schedulerConfig.prediction_type;
   const predictionType: PredictionType =
     prediction === 'v_prediction' || prediction === 'sample' ? prediction : 'epsilon';

@@ -28,6 +28,7 @@ import { type HashCache, a1111LoraHash, a1111ModelHash, addnetHashSafetensors } 
 import { familyFromTensors, parseKohyaMetadata } from './kohyaMetadata';
 import { readSafetensorsHeader, readTensor, refusePickle } from './safetensors';
 import type { LoraSpec } from '../../engine/Engine';
+import { familyFromCrossAttention } from '../../engine/model/modelFolder';
 
 const LIBRARY_FILE = '.sumi-library.json';
 const RESERVED = new Set(['loras', 'embeddings', 'taesd', 'taesdxl', '.trash']);
@@ -127,17 +128,8 @@ export class ModelLibrary {
       const scheduler = readJson(join(dir, 'scheduler', 'scheduler_config.json'));
       const marker = readJson(join(dir, 'sumi_model.json'));
       const width = typeof unet.cross_attention_dim === 'number' ? unet.cross_attention_dim : null;
-      const fromConfig =
-        width === 768
-          ? 'sd1'
-          : width === 1024
-            ? 'sd2'
-            : width === 2048
-              ? 'sdxl'
-              : width === 1280
-                ? 'sdxl-refiner'
-                : null;
-      base.family = user.family ?? user.checked?.family ?? fromConfig ?? 'unknown';
+      const fromConfig = width === null ? 'unknown' : familyFromCrossAttention(width);
+      base.family = user.family ?? user.checked?.family ?? fromConfig;
       const prediction = scheduler.prediction_type;
       base.predictionType =
         user.predictionType ??

@@ -1,3 +1,4 @@
+import { ProgressBar } from '../../app/ProgressBar';
 import { useCallback, useEffect, useState } from 'react';
 import type { ImportProgress } from '@contract';
 import { useEvent, useStudio } from '../../api/StudioProvider';
@@ -69,19 +70,7 @@ export function ImportFolder(props: { onDone: () => void }) {
       )}
       {progress && (
         <div className="job-progress">
-          <div
-            className="progress"
-            role="progressbar"
-            aria-label="Import progress"
-            aria-valuemin={0}
-            aria-valuemax={progress.total}
-            aria-valuenow={progress.done}
-          >
-            <div
-              className="progress-fill"
-              style={{ width: `${progress.total ? Math.round((progress.done / progress.total) * 100) : 100}%` }}
-            />
-          </div>
+          <ProgressBar label="Import progress" done={progress.done} total={progress.total} />
           <span className="muted" data-testid="import-status">
             {progress.finished ? 'Imported' : 'Importing'} {progress.imported} of {progress.total}
             {progress.duplicates ? `, ${progress.duplicates} already here` : ''}

@@ -1,3 +1,4 @@
+import { ProgressBar } from '../../app/ProgressBar';
 import type { Job, JobProgress } from '@contract';
 
 function formatEta(ms: number | null): string {
@@ -25,16 +26,7 @@ export function JobProgressBar(props: { job: Job; progress: JobProgress | undefi
             : 'Cancelled';
   return (
     <div className="job-progress">
-      <div
-        className="progress"
-        role="progressbar"
-        aria-label="Generation progress"
-        aria-valuemin={0}
-        aria-valuemax={100}
-        aria-valuenow={Math.round(fraction * 100)}
-      >
-        <div className="progress-fill" style={{ width: `${Math.round(fraction * 100)}%` }} />
-      </div>
+      <ProgressBar label="Generation progress" done={fraction} total={1} />
       <span className="muted" data-testid="job-status">
         {label}
       </span>

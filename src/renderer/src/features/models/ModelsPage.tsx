@@ -1,3 +1,4 @@
+import { ProgressBar } from '../../app/ProgressBar';
 import { useCallback, useEffect, useState } from 'react';
 import type { LibraryEntry, ModelImportProgress } from '@contract';
 import { useEvent, useStudio } from '../../api/StudioProvider';
@@ -93,19 +94,7 @@ export function ModelsPage() {
       </PageHeader>
       {importing && !importing.finished && (
         <div className="job-progress">
-          <div
-            className="progress"
-            role="progressbar"
-            aria-label="Import progress"
-            aria-valuemin={0}
-            aria-valuemax={100}
-            aria-valuenow={Math.round((importing.doneBytes / Math.max(1, importing.totalBytes)) * 100)}
-          >
-            <div
-              className="progress-fill"
-              style={{ width: `${Math.round((importing.doneBytes / Math.max(1, importing.totalBytes)) * 100)}%` }}
-            />
-          </div>
+          <ProgressBar label="Import progress" done={importing.doneBytes} total={importing.totalBytes} />
           <span className="muted">
             Copying {importing.id}: {formatBytes(importing.doneBytes)} of {formatBytes(importing.totalBytes)}
           </span>
