@@ -4,7 +4,12 @@
  * sha256sum's; 1.0 means as fast). Rounds alternate the two so neither gets a warmer page cache;
  * the file is written first, so both usually read from the page cache. Prints one JSON object.
  *
- *   npm run bench:models [-- --size-mb 512] [-- --rounds 3]
+ * Then, as `lora`: merging a LoRA (rank `--lora-rank`, every attention projection) into the SD 1.5-size
+ * fixture UNet (fp16, external weights, built on first use as `bench:engine` builds it, ~1.7 GB): merge and
+ * session-open times for each route patched weights take to ORT, and what switching only the UNet weight
+ * or only the text-encoder weight costs the engine (only the changed part is rebuilt).
+ *
+ *   npm run bench:models [-- --size-mb 512] [-- --rounds 3] [-- --skip-lora] [-- --lora-rank 32]
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -13,11 +18,14 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { HASH_CHUNK_BYTES, sha256File } from '../src/main/services/models/hashing';
+import { benchLoraMerge } from './bench-lora';
 
 const { values } = parseArgs({
   options: {
     'size-mb': { type: 'string', default: '512' },
     rounds: { type: 'string', default: '3' },
+    'skip-lora': { type: 'boolean', default: false },
+    'lora-rank': { type: 'string', default: '32' },
   },
 });
 const sizeMb = Number(values['size-mb']);
@@ -81,6 +89,8 @@ async function main(): Promise<void> {
       oursMs.push(ours.ms);
       theirsMs.push(theirs.ms);
     }
+    rmSync(path, { force: true });
+    const lora = values['skip-lora'] ? undefined : await benchLoraMerge({ rank: Number(values['lora-rank']) });
     const mb = sizeMb * 1.048576; // MiB written, reported in MB (10^6 bytes)
     const oursMBps = mb / (median(oursMs) / 1000);
     const theirsMBps = mb / (median(theirsMs) / 1000);
@@ -101,6 +111,8 @@ async function main(): Promise<void> {
           sha256: reference,
           node: process.version,
           cpu: cpus()[0]?.model ?? 'unknown',
+          cpus: cpus().length,
+          ...(lora ? { lora } : {}),
         },
         null,
         2,

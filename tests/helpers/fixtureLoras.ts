@@ -16,7 +16,7 @@ import { writeSafetensors, type TensorSpec } from './safetensorsWriter';
 
 const proto = onnxProto.onnx;
 
-export type FixturePart = 'unet' | 'text_encoder';
+export type FixturePart = 'unet' | 'text_encoder' | 'text_encoder_2';
 export type FixtureLoraFormat = 'kohya' | 'kohya-sgm' | 'diffusers' | 'diffusers-processor' | 'peft';
 
 export interface FixtureModule {
@@ -73,6 +73,8 @@ export interface FixtureLoraSpec {
   allModules?: readonly FixtureModule[];
   /** Extra tensors written as they are (unmatched or unsupported keys). */
   extra?: Record<string, TensorSpec>;
+  /** kohya SDXL naming: `lora_te1_` / `lora_te2_` for the two text encoders (else `lora_te_`). */
+  sdxl?: boolean;
 }
 
 export interface FixtureLoraModule extends FixtureModule {
@@ -105,7 +107,7 @@ export function writeFixtureLora(file: string, spec: FixtureLoraSpec): FixtureLo
     const upDims = [m.outFeatures, spec.rank, ...kernel.map(() => 1)];
     const down = seeded(spec.seed, `${m.part}.${m.modulePath}.down`, spec.rank * m.rowSize, dtype);
     const up = seeded(spec.seed, `${m.part}.${m.modulePath}.up`, m.outFeatures * spec.rank, dtype);
-    const names = keyNames(spec.format, m, spec.layersPerBlock ?? 2, upsamplerFollowsAttention);
+    const names = keyNames(spec.format, m, spec.layersPerBlock ?? 2, upsamplerFollowsAttention, spec.sdxl ?? false);
     tensors[names.down] = { dtype, shape: downDims, data: down };
     tensors[names.up] = { dtype, shape: upDims, data: up };
     if (spec.alpha !== null && names.alpha) tensors[names.alpha] = { dtype, shape: [], data: [spec.alpha] };
@@ -156,8 +158,10 @@ function keyNames(
   m: FixtureModule,
   layersPerBlock: number,
   attention: ReadonlySet<number>,
+  sdxl: boolean,
 ): KeyNames {
-  const kohyaPrefix = m.part === 'unet' ? 'lora_unet_' : 'lora_te_';
+  const kohyaPrefix =
+    m.part === 'unet' ? 'lora_unet_' : sdxl ? (m.part === 'text_encoder' ? 'lora_te1_' : 'lora_te2_') : 'lora_te_';
   const flat = (path: string): string => path.replace(/\./g, '_');
   switch (format) {
     case 'kohya':
@@ -214,6 +218,8 @@ export function toSgm(path: string, layersPerBlock: number, attention: ReadonlyS
     conv_out: 'out_2',
     'time_embedding.linear_1': 'time_embed_0',
     'time_embedding.linear_2': 'time_embed_2',
+    'add_embedding.linear_1': 'label_emb_0_0',
+    'add_embedding.linear_2': 'label_emb_0_2',
   };
   if (fixed[path]) return fixed[path] as string;
   let m = /^down_blocks\.(\d+)\.(resnets|attentions)\.(\d+)\.(.+)$/.exec(path);

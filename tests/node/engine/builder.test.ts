@@ -20,6 +20,7 @@ import {
   generateBpeVocabulary,
   isUpToDate,
   type FixtureVariant,
+  type SdxlFixtureVariant,
 } from '../../../src/main/engine/builder/sdModels';
 import { clipVocabDir, ensureFixture, fixtureBuildOptions } from '../../helpers/fixtures';
 import { makeTempDir } from '../../helpers/tempDir';
@@ -96,7 +97,10 @@ function optimum(options: { width?: number; inChannels?: number; timestepCond?: 
   };
 }
 
-const expectedIo: Record<FixtureVariant, Record<Part, PartIo>> = {
+// SDXL's variants have other parts (text_encoder_2, no text_encoder in the refiner): tested in their own block below.
+type SingleEncoderVariant = Exclude<FixtureVariant, SdxlFixtureVariant>;
+
+const expectedIo: Record<SingleEncoderVariant, Record<Part, PartIo>> = {
   'sd1-diffusers': diffusersScript('float32'),
   'sd1-fp16': diffusersScript('float16'),
   'sd1-optimum-old': {
@@ -130,7 +134,9 @@ const expectedIo: Record<FixtureVariant, Record<Part, PartIo>> = {
   'sd1-lcm': optimum({ timestepCond: true }),
 };
 
-const variants = Object.keys(fixtureVariants) as FixtureVariant[];
+const variants = (Object.keys(fixtureVariants) as FixtureVariant[]).filter(
+  (v): v is SingleEncoderVariant => fixtureVariants[v].sdxl === undefined,
+);
 const sessions: ort.InferenceSession[] = [];
 
 async function session(dir: string, part: Part): Promise<ort.InferenceSession> {
@@ -182,8 +188,8 @@ function output(result: ort.InferenceSession.ReturnType, name: string): ort.Tens
 }
 
 /** Two prompts as ids of the fixture's own vocabulary (CLIP's, or the generated fallback), padded to 77. */
-async function promptRows(dir: string): Promise<{ rows: number[][]; eos: number[] }> {
-  const vocab = JSON.parse(await readFile(join(dir, 'tokenizer/vocab.json'), 'utf8')) as Record<string, number>;
+async function promptRows(dir: string, tokenizer = 'tokenizer'): Promise<{ rows: number[][]; eos: number[] }> {
+  const vocab = JSON.parse(await readFile(join(dir, tokenizer, 'vocab.json'), 'utf8')) as Record<string, number>;
   const id = (token: string): number => {
     const found = vocab[token] ?? vocab[`${token[0]}</w>`];
     if (found === undefined) throw new Error(`no token for ${token}`);
@@ -396,6 +402,163 @@ describe.each(variants)('%s', (variant) => {
       >;
       expect(textConfig).toMatchObject({ hidden_size: spec.textEncoder.outputWidth, max_position_embeddings: 77 });
     }
+  });
+});
+
+// Optimum's SDXL contract: output_hidden_states on both text encoders, CLIPTextModelWithProjection's
+// text_embeds, and the UNet's added conditions (text_embeds, time_ids: 5 with the refiner's aesthetic score).
+function sdxlIo(variant: SdxlFixtureVariant): Record<string, PartIo> {
+  const hidden = (width: number): Io[] =>
+    [0, 1, 2].map((i) => [`hidden_states.${i}`, 'float32', ['batch_size', 'sequence_length', width]]);
+  const ids: Io = ['input_ids', 'int64', ['batch_size', 'sequence_length']];
+  const refiner = variant === 'sdxl-refiner';
+  const io: Record<string, PartIo> = {
+    text_encoder_2: {
+      inputs: [ids],
+      outputs: [
+        ['text_embeds', 'float32', ['batch_size', 1280]],
+        ['last_hidden_state', 'float32', ['batch_size', 'sequence_length', 1280]],
+        ...hidden(1280),
+      ],
+    },
+    unet: {
+      inputs: [
+        ['sample', 'float32', ['batch_size', 4, 'height', 'width']],
+        ['timestep', 'float32', []],
+        ['encoder_hidden_states', 'float32', ['batch_size', 'sequence_length', refiner ? 1280 : 2048]],
+        ['text_embeds', 'float32', ['batch_size', 1280]],
+        ['time_ids', 'float32', ['batch_size', refiner ? 5 : 6]],
+      ],
+      outputs: [['out_sample', 'float32', ['batch_size', 4, 'height', 'width']]],
+    },
+    vae_encoder: optimum().vae_encoder,
+    vae_decoder: optimum().vae_decoder,
+  };
+  if (!refiner) {
+    io.text_encoder = {
+      inputs: [ids],
+      outputs: [
+        ['last_hidden_state', 'float32', ['batch_size', 'sequence_length', 768]],
+        ['pooler_output', 'float32', ['batch_size', 768]],
+        ...hidden(768),
+      ],
+    };
+  }
+  return io;
+}
+
+describe.each(['sdxl-base', 'sdxl-refiner', 'sdxl-turbo'] as const)('%s', (variant) => {
+  const spec = fixtureVariants[variant];
+  const open = async (dir: string, part: string): Promise<ort.InferenceSession> => {
+    const created = await ort.InferenceSession.create(join(dir, part, 'model.onnx'));
+    sessions.push(created);
+    return created;
+  };
+
+  test('each part has Optimum’s SDXL input/output names, dtypes and shapes', async () => {
+    const dir = await ensureFixture(variant);
+    const expected = sdxlIo(variant);
+    const present = (await readdir(dir)).filter((name) => name in expected || name === 'text_encoder');
+    expect(present.sort()).toEqual(Object.keys(expected).sort());
+    for (const [part, io] of Object.entries(expected)) {
+      const s = await open(dir, part);
+      expect({ part, inputs: describeIo(s.inputMetadata), outputs: describeIo(s.outputMetadata) }).toEqual({
+        part,
+        ...io,
+      });
+    }
+  });
+
+  test('the encoders give hidden states and the pooled projection; the UNet runs on them and its time ids', async () => {
+    const dir = await ensureFixture(variant);
+    const prompts = await promptRows(dir, 'tokenizer_2');
+    const te2 = await open(dir, 'text_encoder_2');
+    const text2 = await te2.run({ input_ids: idsTensor('int64', prompts.rows) });
+    expect(output(text2, 'text_embeds').dims).toEqual([2, 1280]);
+    expect(output(text2, 'hidden_states.1').dims).toEqual([2, 77, 1280]);
+    for (const name of ['text_embeds', 'last_hidden_state', 'hidden_states.0', 'hidden_states.1', 'hidden_states.2'])
+      expectFinite(output(text2, name));
+    // hidden_states.0 is the embeddings' output, the same for every prompt at position 0 (the start token).
+    const first = floats(output(text2, 'hidden_states.0'));
+    expect(Array.from(first.subarray(0, 1280))).toEqual(Array.from(first.subarray(77 * 1280, 78 * 1280)));
+    expect(Array.from(floats(output(text2, 'hidden_states.1')))).not.toEqual(
+      Array.from(floats(output(text2, 'hidden_states.2'))),
+    );
+
+    let context = floats(output(text2, 'hidden_states.1'));
+    let width = 1280;
+    if (spec.sdxl?.textEncoder1) {
+      const te1 = await open(dir, 'text_encoder');
+      const text1 = await te1.run({ input_ids: idsTensor('int64', prompts.rows) });
+      expect(output(text1, 'hidden_states.1').dims).toEqual([2, 77, 768]);
+      expect(output(text1, 'pooler_output').dims).toEqual([2, 768]);
+      const h1 = floats(output(text1, 'hidden_states.1'));
+      const joined = new Float32Array(2 * 77 * 2048);
+      for (let t = 0; t < 2 * 77; t++) {
+        joined.set(h1.subarray(t * 768, (t + 1) * 768), t * 2048);
+        joined.set(context.subarray(t * 1280, (t + 1) * 1280), t * 2048 + 768);
+      }
+      context = joined;
+      width = 2048;
+    }
+
+    const unet = await open(dir, 'unet');
+    const timeIds = spec.sdxl?.requiresAestheticsScore ? [64, 64, 0, 0, 6] : [64, 64, 0, 0, 64, 64];
+    const predict = async (ids: number[]): Promise<Float32Array> => {
+      const result = await unet.run({
+        sample: new ort.Tensor('float32', noise(2 * 4 * 64, 1), [2, 4, 8, 8]),
+        timestep: new ort.Tensor('float32', new Float32Array([901]), []),
+        encoder_hidden_states: new ort.Tensor('float32', context, [2, 77, width]),
+        text_embeds: output(text2, 'text_embeds'),
+        time_ids: new ort.Tensor('float32', Float32Array.from([...ids, ...ids]), [2, ids.length]),
+      });
+      const predicted = output(result, 'out_sample');
+      expect(predicted.dims).toEqual([2, 4, 8, 8]);
+      expectFinite(predicted);
+      return floats(predicted);
+    };
+    const a = await predict(timeIds);
+    const b = await predict(timeIds.map((v, i) => (i === timeIds.length - 1 ? v + 1 : v)));
+    expect(Array.from(a)).not.toEqual(Array.from(b));
+  });
+
+  test('the folder has SDXL’s layout: two tokenizers, model_index, scheduler and VAE configs', async () => {
+    const dir = await ensureFixture(variant);
+    const json = async (file: string): Promise<Record<string, unknown>> =>
+      JSON.parse(await readFile(join(dir, file), 'utf8')) as Record<string, unknown>;
+    const sdxl = spec.sdxl!;
+    const index = await json('model_index.json');
+    expect(index).toMatchObject({
+      _class_name: sdxl.textEncoder1 ? 'StableDiffusionXLPipeline' : 'StableDiffusionXLImg2ImgPipeline',
+      force_zeros_for_empty_prompt: sdxl.forceZerosForEmptyPrompt,
+      text_encoder: sdxl.textEncoder1 ? ['diffusers', 'OnnxRuntimeModel'] : [null, null],
+      text_encoder_2: ['diffusers', 'OnnxRuntimeModel'],
+      tokenizer: sdxl.textEncoder1 ? ['transformers', 'CLIPTokenizer'] : [null, null],
+      tokenizer_2: ['transformers', 'CLIPTokenizer'],
+    });
+    expect(index.requires_aesthetics_score).toBe(sdxl.requiresAestheticsScore ? true : undefined);
+    expect((await json('tokenizer_2/tokenizer_config.json')).pad_token).toBe('!');
+    if (sdxl.textEncoder1) expect((await json('tokenizer/tokenizer_config.json')).pad_token).toBe('<|endoftext|>');
+    else expect((await readdir(dir)).includes('tokenizer')).toBe(false);
+    const scheduler = await json('scheduler/scheduler_config.json');
+    expect([scheduler._class_name, scheduler.timestep_spacing]).toEqual(
+      variant === 'sdxl-turbo'
+        ? ['EulerAncestralDiscreteScheduler', 'trailing']
+        : ['EulerDiscreteScheduler', 'leading'],
+    );
+    expect(await json('vae_decoder/config.json')).toMatchObject({ scaling_factor: 0.13025, force_upcast: true });
+    expect(await json('unet/config.json')).toMatchObject({
+      addition_embed_type: 'text_time',
+      cross_attention_dim: sdxl.textEncoder1 ? 2048 : 1280,
+      requires_aesthetics_score: sdxl.requiresAestheticsScore,
+      use_linear_projection: true,
+    });
+    expect(await json('text_encoder_2/config.json')).toMatchObject({
+      architectures: ['CLIPTextModelWithProjection'],
+      hidden_size: 1280,
+      projection_dim: 1280,
+    });
+    expect(await isUpToDate(dir, spec, fixtureBuildOptions)).toBe(true);
   });
 });
 

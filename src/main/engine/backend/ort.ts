@@ -81,16 +81,30 @@ export async function openSession(file: string, options: SessionOptions): Promis
   return openOn(file, file, options);
 }
 
+/** Where a model opened from bytes finds its external-data tensors (it has no folder of its own). */
+export interface ExternalWeights {
+  /** Read external-data files from this folder (ORT's `session.model_external_initializers_file_folder_path`). */
+  folder?: string;
+  /** External-data files held in memory, by the location the model names; ORT then reads no files. */
+  files?: readonly { path: string; data: Uint8Array }[];
+}
+
 /** Opens a model held in memory (an upcast or patched graph); `label` names it in errors. */
 export async function openSessionFromBytes(
   bytes: Uint8Array,
   label: string,
   options: SessionOptions,
+  external?: ExternalWeights,
 ): Promise<GraphSession> {
-  return openOn(bytes, label, options);
+  return openOn(bytes, label, options, external);
 }
 
-async function openOn(source: string | Uint8Array, file: string, options: SessionOptions): Promise<GraphSession> {
+async function openOn(
+  source: string | Uint8Array,
+  file: string,
+  options: SessionOptions,
+  external?: ExternalWeights,
+): Promise<GraphSession> {
   const available = new Set(availableProviders());
   const wanted = [...options.providers.filter((p) => available.has(p)), 'cpu' as const].filter(
     (p, i, list) => list.indexOf(p) === i,
@@ -104,6 +118,10 @@ async function openOn(source: string | Uint8Array, file: string, options: Sessio
         intraOpNumThreads: options.threads ?? 0,
         logSeverityLevel: 3,
       };
+      if (external?.folder) {
+        createOptions.extra = { 'session.model_external_initializers_file_folder_path': external.folder };
+      }
+      if (external?.files) createOptions.externalData = external.files.map((f) => ({ path: f.path, data: f.data }));
       const session =
         typeof source === 'string'
           ? await ort.InferenceSession.create(source, createOptions)

@@ -47,7 +47,7 @@ import { OnnxGraphBuilder, type Dim, type ElemType, type FloatType, type WriteRe
 export const BUILDER_VERSION = 1;
 
 export type ExportStyle = 'diffusers' | 'optimum-legacy' | 'optimum';
-export type Family = 'sd1' | 'sd2';
+export type Family = 'sd1' | 'sd2' | 'sdxl' | 'sdxl-refiner';
 export type PipelineKind = 'text2img' | 'inpaint' | 'lcm';
 export type TokenizerSource = 'clip' | 'generated';
 
@@ -90,6 +90,25 @@ export interface VaeSpec {
   sampleSize: number;
 }
 
+/**
+ * What SDXL adds to a model: the second text encoder (OpenCLIP bigG, exported as
+ * CLIPTextModelWithProjection) and the UNet's added conditions (diffusers' `addition_embed_type:
+ * "text_time"`: the pooled `text_embeds` and the size/crop `time_ids`).
+ */
+export interface SdxlSpec {
+  /** False for the refiner, which has only `text_encoder_2` / `tokenizer_2` (`textEncoder` is then unused). */
+  textEncoder1: boolean;
+  textEncoder2: TextEncoderSpec;
+  /** text_encoder_2's `projection_dim`: the width of `text_embeds` (1280). */
+  projectionDim: number;
+  /** diffusers' `addition_time_embed_dim`: each time id's sinusoidal width (256 in SDXL). */
+  additionTimeEmbedDim: number;
+  /** The refiner: 5 time ids (original size, crop, aesthetic score) instead of 6 (original size, crop, target size). */
+  requiresAestheticsScore: boolean;
+  /** model_index.json's `force_zeros_for_empty_prompt` (true for base and Turbo, false for the refiner). */
+  forceZerosForEmptyPrompt: boolean;
+}
+
 export interface ModelSpec {
   name: string;
   label: string;
@@ -103,6 +122,8 @@ export interface ModelSpec {
   textEncoder: TextEncoderSpec;
   unet: UNetSpec;
   vae: VaeSpec;
+  /** SDXL models only (absent otherwise, so other specs' hashes are unchanged). */
+  sdxl?: SdxlSpec;
 }
 
 export interface TensorContract {
@@ -116,7 +137,11 @@ export interface PartContract {
   outputs: TensorContract[];
 }
 
-export type PartName = 'text_encoder' | 'unet' | 'vae_encoder' | 'vae_decoder';
+export type PartName = 'text_encoder' | 'text_encoder_2' | 'unet' | 'vae_encoder' | 'vae_decoder';
+
+/** Every model has a UNet and a VAE; SD 1.x/2.x one text encoder, SDXL two, the SDXL refiner only the second. */
+export type ModelContract = Record<'unet' | 'vae_encoder' | 'vae_decoder', PartContract> &
+  Partial<Record<'text_encoder' | 'text_encoder_2', PartContract>>;
 
 export interface BuildOptions {
   /** A folder with the CLIP `vocab.json` and `merges.txt`; without one a small BPE vocabulary is generated. */
@@ -167,6 +192,26 @@ export const textEncoderSpec = {
     maxPositions: 77,
     hiddenAct: 'gelu',
   },
+  /** SDXL's text_encoder (CLIP ViT-L) at a tiny internal width, 768 wide outside. */
+  tinySdxl1: {
+    width: 32,
+    layers: 2,
+    heads: 4,
+    intermediateSize: 64,
+    outputWidth: 768,
+    maxPositions: 77,
+    hiddenAct: 'quick_gelu',
+  },
+  /** SDXL's text_encoder_2 (OpenCLIP bigG) at a tiny internal width, 1280 wide outside. */
+  tinySdxl2: {
+    width: 32,
+    layers: 2,
+    heads: 4,
+    intermediateSize: 64,
+    outputWidth: 1280,
+    maxPositions: 77,
+    hiddenAct: 'gelu',
+  },
 } satisfies Record<string, TextEncoderSpec>;
 
 export const unetSpec = {
@@ -196,6 +241,20 @@ export const unetSpec = {
     timeCondProjDim: null,
     sampleSize: 96,
   },
+  /** SDXL's layout (no attention in the first block, linear projections) with the real 2048 context width. */
+  tinySdxl: {
+    blockOutChannels: [32, 64, 64],
+    layersPerBlock: 1,
+    attentionHeads: [2, 4, 4],
+    crossAttention: [false, true, true],
+    crossAttentionDim: 2048,
+    inChannels: 4,
+    outChannels: 4,
+    normNumGroups: 8,
+    useLinearProjection: true,
+    timeCondProjDim: null,
+    sampleSize: 128,
+  },
   /** runwayml/stable-diffusion-v1-5's UNet geometry (859.5 M parameters). */
   sd15Full: {
     blockOutChannels: [320, 640, 1280, 1280],
@@ -220,6 +279,14 @@ export const vaeSpec = {
     normNumGroups: 8,
     scalingFactor: 0.18215,
     sampleSize: 512,
+  },
+  tinySdxl: {
+    blockOutChannels: [16, 32, 32, 32],
+    layersPerBlock: 1,
+    latentChannels: 4,
+    normNumGroups: 8,
+    scalingFactor: 0.13025,
+    sampleSize: 1024,
   },
 } satisfies Record<string, VaeSpec>;
 
@@ -277,6 +344,44 @@ const lcmScheduler = {
   trained_betas: null,
 };
 
+/** stabilityai/stable-diffusion-xl-base-1.0 (and refiner-1.0) `scheduler/scheduler_config.json`. */
+const sdxlScheduler = {
+  _class_name: 'EulerDiscreteScheduler',
+  _diffusers_version: '0.19.0.dev0',
+  beta_end: 0.012,
+  beta_schedule: 'scaled_linear',
+  beta_start: 0.00085,
+  clip_sample: false,
+  interpolation_type: 'linear',
+  num_train_timesteps: 1000,
+  prediction_type: 'epsilon',
+  sample_max_value: 1.0,
+  set_alpha_to_one: false,
+  skip_prk_steps: true,
+  steps_offset: 1,
+  timestep_spacing: 'leading',
+  trained_betas: null,
+  use_karras_sigmas: false,
+};
+
+/** stabilityai/sdxl-turbo `scheduler/scheduler_config.json`. */
+const sdxlTurboScheduler = {
+  ...sdxlScheduler,
+  _class_name: 'EulerAncestralDiscreteScheduler',
+  _diffusers_version: '0.24.0.dev0',
+  timestep_spacing: 'trailing',
+};
+
+/** SDXL base/Turbo parts: both text encoders, 6 time ids, zeros for an empty negative prompt. */
+const sdxlBase: SdxlSpec = {
+  textEncoder1: true,
+  textEncoder2: textEncoderSpec.tinySdxl2,
+  projectionDim: 1280,
+  additionTimeEmbedDim: 32,
+  requiresAestheticsScore: false,
+  forceZerosForEmptyPrompt: true,
+};
+
 function fixtureSpec(name: string, label: string, overrides: Partial<ModelSpec>): ModelSpec {
   return {
     name,
@@ -295,8 +400,16 @@ function fixtureSpec(name: string, label: string, overrides: Partial<ModelSpec>)
   };
 }
 
+export type SdxlFixtureVariant = 'sdxl-base' | 'sdxl-refiner' | 'sdxl-turbo';
 export type FixtureVariant =
-  'sd1-diffusers' | 'sd1-optimum-old' | 'sd1-optimum' | 'sd2-v' | 'sd1-fp16' | 'sd1-inpaint' | 'sd1-lcm';
+  | 'sd1-diffusers'
+  | 'sd1-optimum-old'
+  | 'sd1-optimum'
+  | 'sd2-v'
+  | 'sd1-fp16'
+  | 'sd1-inpaint'
+  | 'sd1-lcm'
+  | SdxlFixtureVariant;
 
 /** The fixture models the engine is tested on: one per exporter contract the studio must load. */
 export const fixtureVariants: Record<FixtureVariant, ModelSpec> = {
@@ -323,6 +436,32 @@ export const fixtureVariants: Record<FixtureVariant, ModelSpec> = {
     scheduler: lcmScheduler,
     unet: { ...unetSpec.tinySd1, timeCondProjDim: 256 },
   }),
+  'sdxl-base': fixtureSpec('sdxl-base', 'SDXL base, Optimum export', {
+    family: 'sdxl',
+    scheduler: sdxlScheduler,
+    textEncoder: textEncoderSpec.tinySdxl1,
+    unet: unetSpec.tinySdxl,
+    vae: vaeSpec.tinySdxl,
+    sdxl: sdxlBase,
+  }),
+  'sdxl-refiner': fixtureSpec('sdxl-refiner', 'SDXL refiner, Optimum export', {
+    family: 'sdxl-refiner',
+    seed: 4321,
+    scheduler: sdxlScheduler,
+    textEncoder: textEncoderSpec.tinySdxl2,
+    unet: { ...unetSpec.tinySdxl, crossAttentionDim: 1280 },
+    vae: vaeSpec.tinySdxl,
+    sdxl: { ...sdxlBase, textEncoder1: false, requiresAestheticsScore: true, forceZerosForEmptyPrompt: false },
+  }),
+  'sdxl-turbo': fixtureSpec('sdxl-turbo', 'SDXL Turbo (512 px, few steps, no CFG), Optimum export', {
+    family: 'sdxl',
+    seed: 2024,
+    scheduler: sdxlTurboScheduler,
+    textEncoder: textEncoderSpec.tinySdxl1,
+    unet: { ...unetSpec.tinySdxl, sampleSize: 64 },
+    vae: { ...vaeSpec.tinySdxl, sampleSize: 512 },
+    sdxl: sdxlBase,
+  }),
 };
 
 /** Larger models for benchmarks, not for tests. */
@@ -348,7 +487,8 @@ function generatedDims(opType: string, output: string, rank: number): string[] {
 }
 
 /** The exact inputs and outputs (names, dtypes, shapes) each part of `spec` has. */
-export function modelContract(spec: ModelSpec): Record<PartName, PartContract> {
+export function modelContract(spec: ModelSpec): ModelContract {
+  if (spec.sdxl) return sdxlContract(spec, spec.sdxl);
   const f = spec.dtype;
   const width = spec.textEncoder.outputWidth;
   const { inChannels, outChannels, crossAttentionDim, timeCondProjDim } = spec.unet;
@@ -470,6 +610,61 @@ export function modelContract(spec: ModelSpec): Record<PartName, PartContract> {
   }
 }
 
+/**
+ * SDXL as current Optimum exports it (`get_diffusion_models_for_export` sets `output_hidden_states` on
+ * both text encoders for SDXL): CLIPTextOnnxConfig adds `hidden_states.0` ... `hidden_states.<layers>`
+ * {batch_size, sequence_length} to `last_hidden_state` and `pooler_output`; CLIPTextWithProjectionOnnxConfig
+ * outputs `text_embeds` {0: batch_size, 1: sequence_length} (its second axis carries that name although it
+ * is the projection width), `last_hidden_state` and the hidden states; UNetOnnxConfig adds `text_embeds`
+ * and `time_ids` {0: batch_size} for `addition_embed_type == "text_time"`, drawn by DummyTimestepInputGenerator
+ * as float tensors [batch, text_encoder_projection_dim] and [batch, 5 if requires_aesthetics_score else 6].
+ */
+function sdxlContract(spec: ModelSpec, sdxl: SdxlSpec): ModelContract {
+  if (spec.exportStyle !== 'optimum') throw new Error(`${spec.name}: SDXL fixtures are Optimum exports`);
+  const f = spec.dtype;
+  const base = modelContract({ ...spec, sdxl: undefined });
+  const hidden = (te: TextEncoderSpec): TensorContract[] =>
+    Array.from({ length: te.layers + 1 }, (_, i) => ({
+      name: `hidden_states.${i}`,
+      dtype: f,
+      shape: ['batch_size', 'sequence_length', te.outputWidth],
+    }));
+  const ids: TensorContract = { name: 'input_ids', dtype: 'int64', shape: ['batch_size', 'sequence_length'] };
+  const te1 = spec.textEncoder;
+  const te2 = sdxl.textEncoder2;
+  const contract: ModelContract = {
+    text_encoder_2: {
+      inputs: [ids],
+      outputs: [
+        { name: 'text_embeds', dtype: f, shape: ['batch_size', 'sequence_length'] },
+        { name: 'last_hidden_state', dtype: f, shape: ['batch_size', 'sequence_length', te2.outputWidth] },
+        ...hidden(te2),
+      ],
+    },
+    unet: {
+      inputs: [
+        ...base.unet.inputs,
+        { name: 'text_embeds', dtype: f, shape: ['batch_size', sdxl.projectionDim] },
+        { name: 'time_ids', dtype: f, shape: ['batch_size', sdxl.requiresAestheticsScore ? 5 : 6] },
+      ],
+      outputs: base.unet.outputs,
+    },
+    vae_encoder: base.vae_encoder,
+    vae_decoder: base.vae_decoder,
+  };
+  if (sdxl.textEncoder1) {
+    contract.text_encoder = {
+      inputs: [ids],
+      outputs: [
+        { name: 'last_hidden_state', dtype: f, shape: ['batch_size', 'sequence_length', te1.outputWidth] },
+        { name: 'pooler_output', dtype: f, shape: ['batch_size', te1.outputWidth] },
+        ...hidden(te1),
+      ],
+    };
+  }
+  return contract;
+}
+
 function declare(b: OnnxGraphBuilder, part: PartContract): void {
   for (const output of part.outputs) b.output(output.name, output.dtype, output.shape);
 }
@@ -574,8 +769,19 @@ function upsample(b: OnnxGraphBuilder, path: string, x: string, channels: number
 
 // ---- text encoder -----------------------------------------------------------------------------------------
 
-function buildTextEncoder(b: OnnxGraphBuilder, spec: ModelSpec, part: PartContract, vocabSize: number): void {
-  const te = spec.textEncoder;
+/**
+ * CLIPTextModel, or CLIPTextModelWithProjection when the contract asks for `text_embeds` (SDXL's second
+ * encoder: `text_projection`, a bias-free Linear, on the pooled state). `hidden_states.<i>` outputs are
+ * the embeddings (i = 0) and each layer's output, before `final_layer_norm`, as transformers returns them
+ * with `output_hidden_states`.
+ */
+function buildTextEncoder(
+  b: OnnxGraphBuilder,
+  te: TextEncoderSpec,
+  part: PartContract,
+  vocabSize: number,
+  projectionDim: number | null,
+): void {
   const f = b.weightType;
   const inputIds = inputOf(b, part, 'input_ids');
   declare(b, part);
@@ -596,6 +802,32 @@ function buildTextEncoder(b: OnnxGraphBuilder, spec: ModelSpec, part: PartContra
   const positions = b.op1(emb, 'Slice', [positionIds, b.int64s(emb, [0]), seqLen, b.int64s(emb, [1])]);
   const positional = b.op1(`${emb}.position_embedding`, 'Gather', [positionTable, positions]);
   let h = b.op1(emb, 'Add', [tokens, positional]);
+
+  // The fixture's widening projection (see the module header), one module shared by every place that
+  // shows a hidden state outside: its parameters are created on first use, in `b.linear`'s order.
+  const projection = 'text_model.hidden_projection';
+  let projectionWeight: string | null = null;
+  let projectionBias: string | null = null;
+  const widen = (x: string, outputName?: string): string => {
+    if (te.width === te.outputWidth) return outputName ? b.op1(projection, 'Identity', [x], {}, outputName) : x;
+    projectionWeight ??= b.anonymousParam(
+      'MatMul',
+      [te.width, te.outputWidth],
+      { kind: 'uniform', bound: Math.sqrt(3 / te.width) },
+      { seedKey: `${projection}.weight` },
+    );
+    const product = b.op1(projection, 'MatMul', [x, projectionWeight]);
+    projectionBias ??= b.param(`${projection}.bias`, [te.outputWidth], {
+      kind: 'uniform',
+      bound: 0.5 / Math.sqrt(te.width),
+    });
+    return b.op1(projection, 'Add', [projectionBias, product], {}, outputName);
+  };
+  const hiddenOutputs = new Set(part.outputs.map((o) => o.name).filter((n) => n.startsWith('hidden_states.')));
+  if (hiddenOutputs.size > 0 && hiddenOutputs.size !== te.layers + 1) {
+    throw new Error(`text encoder: ${hiddenOutputs.size} hidden_states outputs for ${te.layers} layers`);
+  }
+  if (hiddenOutputs.size > 0) widen(h, 'hidden_states.0');
 
   // Causal mask [S, S]: the dtype's lowest finite value above the diagonal, as transformers builds it.
   const tm = 'text_model';
@@ -620,17 +852,25 @@ function buildTextEncoder(b: OnnxGraphBuilder, spec: ModelSpec, part: PartContra
         : b.gelu(`${layer}.mlp.activation_fn`, x);
     x = b.linear(`${layer}.mlp.fc2`, x, te.intermediateSize, te.width, { bias: true, rank: 3, gain: 0.5 });
     h = b.op1(layer, 'Add', [h, x]);
+    if (hiddenOutputs.size > 0 && l < te.layers - 1) widen(h, `hidden_states.${l + 1}`);
   }
-  if (te.width !== te.outputWidth) {
-    h = b.linear('text_model.hidden_projection', h, te.width, te.outputWidth, { bias: true, rank: 3 });
-  }
+  h = widen(h, hiddenOutputs.size > 0 ? `hidden_states.${te.layers}` : undefined);
   const lastHidden = b.layerNorm('text_model.final_layer_norm', h, te.outputWidth, 1e-5, 'last_hidden_state');
 
   // pooler_output: the hidden state at each row's argmax(input_ids), the end-of-text token.
   const idsInt = b.op1(tm, 'Cast', [inputIds], { to: { int: 6 } });
   const eos = b.op1(tm, 'ArgMax', [idsInt], { axis: { int: -1 }, keepdims: { int: 0 }, select_last_index: { int: 0 } });
   const index = b.op1(tm, 'Unsqueeze', [eos, b.int64s(tm, [1])]);
-  b.op1(tm, 'GatherND', [lastHidden, index], { batch_dims: { int: 1 } }, 'pooler_output');
+  const pooledName = part.outputs.some((o) => o.name === 'pooler_output') ? 'pooler_output' : undefined;
+  const pooled = b.op1(tm, 'GatherND', [lastHidden, index], { batch_dims: { int: 1 } }, pooledName);
+  if (part.outputs.some((o) => o.name === 'text_embeds')) {
+    if (projectionDim === null) throw new Error('text encoder: text_embeds needs a projection_dim');
+    b.linear('text_projection', pooled, te.outputWidth, projectionDim, {
+      bias: false,
+      rank: 2,
+      outputName: 'text_embeds',
+    });
+  }
 }
 
 // ---- UNet -------------------------------------------------------------------------------------------------
@@ -701,6 +941,8 @@ function buildUNet(b: OnnxGraphBuilder, spec: ModelSpec, part: PartContract): vo
   const timestep = inputOf(b, part, 'timestep');
   const context = inputOf(b, part, 'encoder_hidden_states');
   const timestepCond = u.timeCondProjDim === null ? null : inputOf(b, part, 'timestep_cond');
+  const textEmbeds = spec.sdxl ? inputOf(b, part, 'text_embeds') : null;
+  const timeIds = spec.sdxl ? inputOf(b, part, 'time_ids') : null;
   declare(b, part);
   const timestepInfo = part.inputs.find((i) => i.name === 'timestep') as TensorContract;
 
@@ -739,6 +981,9 @@ function buildUNet(b: OnnxGraphBuilder, spec: ModelSpec, part: PartContract): vo
   let emb = b.linear('time_embedding.linear_1', tEmb, c0, tembChannels, { bias: true, rank: 2 });
   emb = b.silu('time_embedding.act', emb);
   emb = b.linear('time_embedding.linear_2', emb, tembChannels, tembChannels, { bias: true, rank: 2 });
+  if (spec.sdxl && textEmbeds && timeIds) {
+    emb = b.op1('', 'Add', [emb, sdxlAugEmbedding(b, spec.sdxl, part, textEmbeds, timeIds, tembChannels)]);
+  }
   const temb = { value: emb, channels: tembChannels };
   const groups = u.normNumGroups;
 
@@ -786,6 +1031,46 @@ function buildUNet(b: OnnxGraphBuilder, spec: ModelSpec, part: PartContract): vo
   h = b.groupNorm('conv_norm_out', h, current, groups, 1e-5);
   h = b.silu('conv_act', h);
   b.conv2d('conv_out', h, current, u.outChannels, { kernel: 3, pad: 1, outputName: 'out_sample' });
+}
+
+/**
+ * UNet2DConditionModel's `addition_embed_type == "text_time"` (get_aug_embed): each time id through
+ * `add_time_proj` (Timesteps: sinusoidal, flip_sin_to_cos, freq_shift 0), flattened per row, concatenated
+ * after `text_embeds`, then `add_embedding` (TimestepEmbedding: linear_1, SiLU, linear_2).
+ */
+function sdxlAugEmbedding(
+  b: OnnxGraphBuilder,
+  sdxl: SdxlSpec,
+  part: PartContract,
+  textEmbeds: string,
+  timeIds: string,
+  tembChannels: number,
+): string {
+  const f = b.weightType;
+  const count = sdxl.requiresAestheticsScore ? 5 : 6;
+  const dim = sdxl.additionTimeEmbedDim;
+  const half = dim / 2;
+  const freqs = Float32Array.from({ length: half }, (_, i) => Math.exp((-Math.log(10000) * i) / half));
+  const timeIdsInfo = part.inputs.find((i) => i.name === 'time_ids') as TensorContract;
+  let ids = b.op1('', 'Reshape', [timeIds, b.int64s('', [-1])]);
+  if (timeIdsInfo.dtype !== 'float32') ids = b.op1('add_time_proj', 'Cast', [ids], { to: { int: 1 } });
+  const angles = b.op1('add_time_proj', 'Mul', [
+    b.op1('add_time_proj', 'Unsqueeze', [ids, b.int64s('add_time_proj', [1])]),
+    b.anonymousParam('Mul', [1, half], { kind: 'values', data: freqs }, { seedKey: 'add_time_proj', dtype: 'float32' }),
+  ]);
+  let timeEmbeds = b.op1(
+    'add_time_proj',
+    'Concat',
+    [b.op1('add_time_proj', 'Cos', [angles]), b.op1('add_time_proj', 'Sin', [angles])],
+    { axis: { int: -1 } },
+  );
+  if (f !== 'float32') timeEmbeds = b.op1('', 'Cast', [timeEmbeds], { to: { int: 10 } });
+  timeEmbeds = b.op1('', 'Reshape', [timeEmbeds, b.int64s('', [-1, count * dim])]);
+  const addEmbeds = b.op1('', 'Concat', [textEmbeds, timeEmbeds], { axis: { int: -1 } });
+  const inputDim = sdxl.projectionDim + count * dim;
+  let aug = b.linear('add_embedding.linear_1', addEmbeds, inputDim, tembChannels, { bias: true, rank: 2 });
+  aug = b.silu('add_embedding.act', aug);
+  return b.linear('add_embedding.linear_2', aug, tembChannels, tembChannels, { bias: true, rank: 2 });
 }
 
 // ---- VAE --------------------------------------------------------------------------------------------------
@@ -1004,7 +1289,8 @@ export function resolveTokenizerSource(clipVocabDir: string | null | undefined):
     : 'generated';
 }
 
-async function writeTokenizer(dir: string, spec: ModelSpec, options: BuildOptions): Promise<number> {
+/** `pad` is the padding token: SD 1.x and SDXL's first tokenizer pad with end-of-text, SD 2.x and `tokenizer_2` with "!". */
+async function writeTokenizer(dir: string, spec: ModelSpec, options: BuildOptions, pad: string): Promise<number> {
   await mkdir(dir, { recursive: true });
   let vocabSize: number;
   if (resolveTokenizerSource(options.clipVocabDir) === 'clip' && options.clipVocabDir) {
@@ -1025,8 +1311,6 @@ async function writeTokenizer(dir: string, spec: ModelSpec, options: BuildOption
     rstrip: false,
     single_word: false,
   });
-  // SD 2.x pads with "!" (id 0); SD 1.x with the end-of-text token.
-  const pad = spec.family === 'sd2' ? '!' : END_TOKEN;
   await writeJson(join(dir, 'special_tokens_map.json'), {
     bos_token: special(START_TOKEN),
     eos_token: special(END_TOKEN),
@@ -1080,6 +1364,7 @@ export async function isUpToDate(dir: string, spec: ModelSpec, options: BuildOpt
 }
 
 function pipelineClass(spec: ModelSpec): string {
+  if (spec.sdxl) return spec.sdxl.textEncoder1 ? 'StableDiffusionXLPipeline' : 'StableDiffusionXLImg2ImgPipeline';
   if (spec.exportStyle === 'diffusers') {
     return spec.pipeline === 'inpaint' ? 'OnnxStableDiffusionInpaintPipeline' : 'OnnxStableDiffusionPipeline';
   }
@@ -1088,8 +1373,42 @@ function pipelineClass(spec: ModelSpec): string {
   return 'ORTStableDiffusionPipeline';
 }
 
+function textEncoderConfig(
+  spec: ModelSpec,
+  te: TextEncoderSpec,
+  vocabSize: number,
+  architecture: 'CLIPTextModel' | 'CLIPTextModelWithProjection',
+  projectionDim: number,
+): Record<string, unknown> {
+  return {
+    architectures: [architecture],
+    attention_dropout: 0.0,
+    bos_token_id: 0,
+    dropout: 0.0,
+    eos_token_id: 2,
+    hidden_act: te.hiddenAct,
+    hidden_size: te.outputWidth,
+    initializer_factor: 1.0,
+    initializer_range: 0.02,
+    intermediate_size: te.intermediateSize,
+    layer_norm_eps: 1e-5,
+    max_position_embeddings: te.maxPositions,
+    model_type: 'clip_text_model',
+    num_attention_heads: te.heads,
+    num_hidden_layers: te.layers,
+    pad_token_id: 1,
+    projection_dim: projectionDim,
+    torch_dtype: spec.dtype,
+    vocab_size: vocabSize,
+  };
+}
+
+/** Keys in alphabetical order, as diffusers and transformers write configs. */
+function sortedKeys(value: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
 function componentConfigs(spec: ModelSpec, vocabSize: number): Record<PartName, Record<string, unknown>> {
-  const te = spec.textEncoder;
   const u = spec.unet;
   const v = spec.vae;
   const heads = u.attentionHeads.every((h) => h === u.attentionHeads[0]) ? u.attentionHeads[0] : u.attentionHeads;
@@ -1110,29 +1429,34 @@ function componentConfigs(spec: ModelSpec, vocabSize: number): Record<PartName, 
     scaling_factor: v.scalingFactor,
     up_block_types: v.blockOutChannels.map(() => 'UpDecoderBlock2D'),
   };
+  const sdxl = spec.sdxl;
+  // SDXL's UNet config: the added-condition keys and `requires_aesthetics_score` (set by Optimum's export
+  // from the pipeline config, which decides the number of time ids); its VAE runs in fp32 (`force_upcast`).
+  const sdxlUnet = sdxl
+    ? {
+        addition_embed_type: 'text_time',
+        addition_time_embed_dim: sdxl.additionTimeEmbedDim,
+        projection_class_embeddings_input_dim:
+          sdxl.projectionDim + (sdxl.requiresAestheticsScore ? 5 : 6) * sdxl.additionTimeEmbedDim,
+        requires_aesthetics_score: sdxl.requiresAestheticsScore,
+        text_encoder_projection_dim: sdxl.projectionDim,
+        transformer_layers_per_block: 1,
+      }
+    : {};
+  const sdxlVae = sdxl ? sortedKeys({ ...vae, force_upcast: true }) : vae;
   return {
-    text_encoder: {
-      architectures: ['CLIPTextModel'],
-      attention_dropout: 0.0,
-      bos_token_id: 0,
-      dropout: 0.0,
-      eos_token_id: 2,
-      hidden_act: te.hiddenAct,
-      hidden_size: te.outputWidth,
-      initializer_factor: 1.0,
-      initializer_range: 0.02,
-      intermediate_size: te.intermediateSize,
-      layer_norm_eps: 1e-5,
-      max_position_embeddings: te.maxPositions,
-      model_type: 'clip_text_model',
-      num_attention_heads: te.heads,
-      num_hidden_layers: te.layers,
-      pad_token_id: 1,
-      projection_dim: spec.family === 'sd2' ? 512 : 768,
-      torch_dtype: spec.dtype,
-      vocab_size: vocabSize,
-    },
-    unet: {
+    text_encoder: textEncoderConfig(
+      spec,
+      spec.textEncoder,
+      vocabSize,
+      'CLIPTextModel',
+      spec.family === 'sd2' ? 512 : 768,
+    ),
+    text_encoder_2: sdxl
+      ? textEncoderConfig(spec, sdxl.textEncoder2, vocabSize, 'CLIPTextModelWithProjection', sdxl.projectionDim)
+      : {},
+    unet: sortedKeys({
+      ...sdxlUnet,
       _class_name: 'UNet2DConditionModel',
       _diffusers_version: '0.30.0',
       act_fn: 'silu',
@@ -1154,9 +1478,9 @@ function componentConfigs(spec: ModelSpec, vocabSize: number): Record<PartName, 
       time_cond_proj_dim: u.timeCondProjDim,
       up_block_types: upTypes,
       use_linear_projection: u.useLinearProjection,
-    },
-    vae_encoder: vae,
-    vae_decoder: vae,
+    }),
+    vae_encoder: sdxlVae,
+    vae_decoder: sdxlVae,
   };
 }
 
@@ -1179,20 +1503,33 @@ export async function buildStableDiffusion(
   try {
     await rm(staging, { recursive: true, force: true });
     await mkdir(staging, { recursive: true });
-    const vocabSize = await writeTokenizer(join(staging, 'tokenizer'), spec, options);
+    const sdxl = spec.sdxl;
+    const hasTextEncoder1 = sdxl?.textEncoder1 ?? true;
+    let vocabSize = 0;
+    if (hasTextEncoder1) {
+      const pad = spec.family === 'sd2' ? '!' : END_TOKEN;
+      vocabSize = await writeTokenizer(join(staging, 'tokenizer'), spec, options, pad);
+    }
+    if (sdxl) vocabSize = await writeTokenizer(join(staging, 'tokenizer_2'), spec, options, '!');
     const contract = modelContract(spec);
     const configs = componentConfigs(spec, vocabSize);
-    const partBuilders: Record<PartName, (b: OnnxGraphBuilder) => void> = {
-      text_encoder: (b) => buildTextEncoder(b, spec, contract.text_encoder, vocabSize),
-      unet: (b) => buildUNet(b, spec, contract.unet),
-      vae_encoder: (b) => buildVaeEncoder(b, spec, contract.vae_encoder),
-      vae_decoder: (b) => buildVaeDecoder(b, spec, contract.vae_decoder),
-    };
-    for (const name of Object.keys(partBuilders) as PartName[]) {
+    const partBuilders: Partial<Record<PartName, (b: OnnxGraphBuilder) => void>> = {};
+    const textEncoder1 = contract.text_encoder;
+    const textEncoder2 = contract.text_encoder_2;
+    if (textEncoder1)
+      partBuilders.text_encoder = (b) => buildTextEncoder(b, spec.textEncoder, textEncoder1, vocabSize, null);
+    if (sdxl && textEncoder2) {
+      partBuilders.text_encoder_2 = (b) =>
+        buildTextEncoder(b, sdxl.textEncoder2, textEncoder2, vocabSize, sdxl.projectionDim);
+    }
+    partBuilders.unet = (b) => buildUNet(b, spec, contract.unet);
+    partBuilders.vae_encoder = (b) => buildVaeEncoder(b, spec, contract.vae_encoder);
+    partBuilders.vae_decoder = (b) => buildVaeDecoder(b, spec, contract.vae_decoder);
+    for (const [name, buildPart] of Object.entries(partBuilders) as [PartName, (b: OnnxGraphBuilder) => void][]) {
       const dir = join(staging, name);
       await mkdir(dir, { recursive: true });
       const builder = new OnnxGraphBuilder({ seed: partSeed(spec.seed, name), weightType: spec.dtype });
-      partBuilders[name](builder);
+      buildPart(builder);
       const external =
         name === 'unet'
           ? { location: spec.exportStyle === 'diffusers' ? 'weights.pb' : 'model.onnx_data', thresholdBytes: 1024 }
@@ -1207,19 +1544,38 @@ export async function buildStableDiffusion(
     await mkdir(join(staging, 'scheduler'), { recursive: true });
     await writeJson(join(staging, 'scheduler', 'scheduler_config.json'), spec.scheduler);
     const onnxPart = ['diffusers', 'OnnxRuntimeModel'];
-    await writeJson(join(staging, 'model_index.json'), {
-      _class_name: pipelineClass(spec),
-      _diffusers_version: spec.exportStyle === 'diffusers' ? '0.14.0' : '0.30.0',
-      feature_extractor: [null, null],
-      requires_safety_checker: false,
-      safety_checker: [null, null],
-      scheduler: ['diffusers', spec.scheduler._class_name],
-      text_encoder: onnxPart,
-      tokenizer: ['transformers', 'CLIPTokenizer'],
-      unet: onnxPart,
-      vae_decoder: onnxPart,
-      vae_encoder: onnxPart,
-    });
+    if (sdxl) {
+      const none = [null, null];
+      await writeJson(join(staging, 'model_index.json'), {
+        _class_name: pipelineClass(spec),
+        _diffusers_version: '0.30.0',
+        feature_extractor: none,
+        force_zeros_for_empty_prompt: sdxl.forceZerosForEmptyPrompt,
+        image_encoder: none,
+        ...(sdxl.requiresAestheticsScore ? { requires_aesthetics_score: true } : {}),
+        scheduler: ['diffusers', spec.scheduler._class_name],
+        text_encoder: sdxl.textEncoder1 ? onnxPart : none,
+        text_encoder_2: onnxPart,
+        tokenizer: sdxl.textEncoder1 ? ['transformers', 'CLIPTokenizer'] : none,
+        tokenizer_2: ['transformers', 'CLIPTokenizer'],
+        unet: onnxPart,
+        vae_decoder: onnxPart,
+        vae_encoder: onnxPart,
+      });
+    } else
+      await writeJson(join(staging, 'model_index.json'), {
+        _class_name: pipelineClass(spec),
+        _diffusers_version: spec.exportStyle === 'diffusers' ? '0.14.0' : '0.30.0',
+        feature_extractor: [null, null],
+        requires_safety_checker: false,
+        safety_checker: [null, null],
+        scheduler: ['diffusers', spec.scheduler._class_name],
+        text_encoder: onnxPart,
+        tokenizer: ['transformers', 'CLIPTokenizer'],
+        unet: onnxPart,
+        vae_decoder: onnxPart,
+        vae_encoder: onnxPart,
+      });
     const marker: SumiModelMarker = {
       demo: spec.demo,
       label: spec.label,

@@ -10,6 +10,8 @@
  * fullwidth forms and undoes mojibake; here such text is tokenized as written), and HTML5 named
  * entities outside HTML 4 (`&bigstar;` stays text). Special tokens are recognised in text only as
  * `SimpleTokenizer` does (`<|startoftext|>`, `<|endoftext|>`); SD 2's pad token `!` is ordinary text.
+ * Textual-inversion embeddings (`addEmbedding`) are found as A1111 finds them: the name as a whole
+ * word, whatever its case, standing for the ids of the vectors appended to the encoder's token table.
  */
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -258,6 +260,10 @@ export class ClipTokenizer {
   private readonly cache = new Map<string, readonly string[]>();
   private readonly added = new Map<string, number>();
   private addedPattern: RegExp | undefined;
+  /** Embedding names (lower-cased) -> their placeholder tokens; placeholder -> id. */
+  private readonly embeddings = new Map<string, readonly string[]>();
+  private readonly embeddingTokens = new Map<string, number>();
+  private embeddingPattern: RegExp | undefined;
   private nextId: number;
 
   private constructor(
@@ -322,7 +328,12 @@ export class ClipTokenizer {
 
   /** The id of a vocabulary entry (`',</w>'`) or added token, if there is one. */
   tokenId(token: string): number | undefined {
-    return this.added.get(token) ?? this.encoder.get(token);
+    return this.added.get(token) ?? this.embeddingTokens.get(token) ?? this.encoder.get(token);
+  }
+
+  /** Names of the embeddings added with `addEmbedding`, lower-cased. */
+  get embeddingNames(): string[] {
+    return [...this.embeddings.keys()];
   }
 
   /** Token ids of `text`, without bos, eos, padding or truncation. */
@@ -343,11 +354,53 @@ export class ClipTokenizer {
         tokens.push(segment.text);
         continue;
       }
-      for (const match of cleanClipText(segment.text).matchAll(TOKEN_PATTERN)) {
-        tokens.push(...this.bpe(byteEncode(match[0])));
+      for (const part of this.splitOnEmbeddings(segment.text)) {
+        if (typeof part !== 'string') {
+          tokens.push(...part.tokens);
+          continue;
+        }
+        for (const match of cleanClipText(part).matchAll(TOKEN_PATTERN)) {
+          tokens.push(...this.bpe(byteEncode(match[0])));
+        }
       }
     }
     return tokens;
+  }
+
+  /**
+   * Makes `name` stand for `ids`: a textual-inversion embedding whose vectors were appended to the text
+   * encoder's token table at those ids. Like A1111, the name is recognised in a prompt as a whole word
+   * (not inside a longer run of letters, digits or `_`), whatever its case: `EasyNegative` is found in
+   * `(easynegative:1.2)`, but not in `easynegatives`. Longer names win where names overlap.
+   */
+  addEmbedding(name: string, ids: readonly number[]): void {
+    const key = name.trim().toLowerCase();
+    if (key.length === 0) throw new EngineError('input', 'An embedding name cannot be empty.');
+    if (ids.length === 0) throw new EngineError('input', `Embedding "${name}" has no vectors.`);
+    const placeholders = ids.map((id, i) => {
+      if (!Number.isInteger(id) || id < 0) throw new EngineError('input', `Token ids are whole numbers ≥ 0.`);
+      const token = `<embedding:${key}:${i}>`;
+      this.embeddingTokens.set(token, id);
+      this.nextId = Math.max(this.nextId, id + 1);
+      return token;
+    });
+    this.embeddings.set(key, placeholders);
+    const alternatives = [...this.embeddings.keys()].sort((a, b) => b.length - a.length).map(escapeRegExp);
+    this.embeddingPattern = new RegExp(`(?<![\\p{L}\\p{N}_])(?:${alternatives.join('|')})(?![\\p{L}\\p{N}_])`, 'giu');
+  }
+
+  private *splitOnEmbeddings(text: string): Generator<string | { tokens: readonly string[] }> {
+    if (!this.embeddingPattern) {
+      yield text;
+      return;
+    }
+    let last = 0;
+    for (const match of text.matchAll(this.embeddingPattern)) {
+      if (match.index > last) yield text.slice(last, match.index);
+      yield { tokens: this.embeddings.get(match[0].toLowerCase()) ?? [] };
+      last = match.index + match[0].length;
+    }
+    if (last < text.length) yield text.slice(last);
   }
 
   /**

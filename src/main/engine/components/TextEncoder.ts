@@ -18,6 +18,18 @@ export interface PromptEmbeddings {
   dim: number;
   /** Tokens the prompt used (without begin/end/padding), for the UI's counter. */
   tokenCount: number;
+  /** SDXL: text_encoder_2's pooled, projected embedding (`text_embeds`) of the prompt's first chunk, [1, pooledDim]. */
+  pooledCond?: Float32Array;
+  /** SDXL: the same for the negative prompt (zeros where `force_zeros_for_empty_prompt` applies). */
+  pooledUncond?: Float32Array;
+}
+
+/** What a pipeline needs from its text encoding: `TextEncoder` (SD 1.x/2.x), `SdxlTextEncoder` (SDXL's two). */
+export interface PromptEncoder {
+  /** The (first) text encoder's session and tokenizer. */
+  readonly session: GraphSession;
+  readonly tokenizer: ClipTokenizer;
+  encode(prompt: string, negativePrompt: string): Promise<PromptEmbeddings>;
 }
 
 export class TextEncoder {

@@ -13,7 +13,7 @@
  * Exporters that wrap the model (`/unet/...`, `/te/text_model/...`) are handled by matching a module path
  * as a suffix of the graph's; nodes without a scoped name fall back to the initializer's parameter name.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import onnxProto, { type onnx } from 'onnx-proto';
 import { float16ArrayToFloat32, float32ArrayToFloat16 } from '../builder/float16';
@@ -47,15 +47,33 @@ export interface WeightSlot {
 export const PROTOBUF_LIMIT_BYTES = 2 ** 31 - 1;
 
 export interface OpenOptions {
-  /** Refuse models whose self-contained form would be larger (default: protobuf's 2 GB). */
+  /** Largest self-contained model `encode` may produce (default: protobuf's 2 GB). */
   maxBytes?: number;
 }
+
+/** A patched model for ONNX Runtime: protobuf bytes, plus where its external weights come from. */
+export interface ModelSource {
+  bytes: Uint8Array;
+  /** The model's own folder: unpatched external tensors are read from their files there. */
+  externalFolder?: string;
+  /** External-data "files" held in memory, by the location the model names (ORT then reads no files). */
+  externalFiles?: { path: string; data: Uint8Array }[];
+  /**
+   * `inline`: every weight inside `bytes`; `folder`: patched weights inline, the rest from the model's
+   * files; `memory`: every external weight handed over in `externalFiles`.
+   */
+  route: 'inline' | 'folder' | 'memory';
+}
+
+/** The prefix of the in-memory external-data names `encodeExternal` invents. */
+const MEMORY_PREFIX = 'sumi-in-memory';
 
 export class OnnxWeights {
   readonly slots: WeightSlot[];
   private readonly tensors = new Map<string, onnx.TensorProto>();
   private readonly byFlat = new Map<string, WeightSlot>();
-  private readonly files = new Map<string, Buffer>();
+  /** Initializers rewritten in memory (`write`, `resize`), now inline. */
+  private readonly patched = new Set<string>();
 
   private constructor(
     readonly file: string,
@@ -69,10 +87,7 @@ export class OnnxWeights {
     for (const slot of this.slots) if (!this.byFlat.has(slot.flat)) this.byFlat.set(slot.flat, slot);
   }
 
-  /**
-   * Decodes `file`. Refuses up front, before reading external data, when the model with its external
-   * data inlined would exceed `maxBytes`.
-   */
+  /** Decodes `file`; external data is read only for the tensors asked for (or inlined by `encode`). */
   static open(file: string, options: OpenOptions = {}): OnnxWeights {
     const maxBytes = options.maxBytes ?? PROTOBUF_LIMIT_BYTES;
     let model: onnx.ModelProto;
@@ -85,9 +100,32 @@ export class OnnxWeights {
         file,
       );
     }
-    const weights = new OnnxWeights(file, model, maxBytes);
-    weights.checkSize(weights.estimatedInlineBytes());
-    return weights;
+    return new OnnxWeights(file, model, maxBytes);
+  }
+
+  /** Whether any initializer lives in an external-data file. */
+  get hasExternalData(): boolean {
+    for (const tensor of this.tensors.values()) if (isExternal(tensor)) return true;
+    return false;
+  }
+
+  /** Bytes of the initializers rewritten so far. */
+  get patchedBytes(): number {
+    let total = 0;
+    for (const name of this.patched) total += byteLength(this.tensor(name));
+    return total;
+  }
+
+  /** Refuses, before anything is read or merged, a model whose self-contained form would exceed `maxBytes`. */
+  assertInlineFits(): void {
+    this.checkSize(this.estimatedInlineBytes());
+  }
+
+  /** An initializer's stored dims and dtype. */
+  info(name: string): { dims: number[]; dtype: 'float32' | 'float16' | 'other' } {
+    const tensor = this.tensor(name);
+    const dtype = tensor.dataType === FLOAT ? 'float32' : tensor.dataType === FLOAT16 ? 'float16' : 'other';
+    return { dims: (tensor.dims ?? []).map(Number), dtype };
   }
 
   /** The slot for a module, by exact flattened path, else by a unique suffix (wrapped exports). */
@@ -141,18 +179,68 @@ export class OnnxWeights {
     }
     const stored = tensor.dataType === FLOAT16 ? float32ArrayToFloat16(values) : Float32Array.from(values);
     setInline(tensor, new Uint8Array(stored.buffer, stored.byteOffset, stored.byteLength));
+    this.patched.add(name);
   }
 
-  /** Serialises the model with every external tensor inlined. */
+  /**
+   * Replaces an initializer with `values` of a new shape (same dtype): how rows are appended to a
+   * token-embedding table.
+   */
+  resize(name: string, dims: readonly number[], values: Float32Array): void {
+    const tensor = this.tensor(name);
+    if (values.length !== dims.reduce((n, d) => n * d, 1)) {
+      throw new EngineError('runtime', `Resizing ${name} to [${dims.join(', ')}] with ${values.length} values.`);
+    }
+    tensor.dims = [...dims];
+    this.write(name, values);
+  }
+
+  /** Serialises the model with every external tensor inlined (refused past `maxBytes`). */
   encode(): Uint8Array {
+    this.assertInlineFits();
     for (const tensor of this.tensors.values()) {
       if (!isExternal(tensor)) continue;
-      // A view into the external file's buffer: the encoder copies it into the output once.
       setInline(tensor, this.externalBytes(tensor, byteLength(tensor)));
     }
     const bytes = proto.ModelProto.encode(this.model).finish();
     this.checkSize(bytes.byteLength);
     return bytes;
+  }
+
+  /**
+   * The patched model for ONNX Runtime without inlining the unpatched external weights, which is what
+   * lets models over protobuf's 2 GB take LoRAs. `folder`: patched tensors inline, the others read by ORT
+   * from the model's own files (nothing of theirs is copied here); it needs the patched tensors to fit in
+   * one protobuf. `memory`: every external tensor handed to ORT as in-memory external data
+   * (`SessionOptions.externalData`; ORT takes either all external data from memory or none), the
+   * unpatched ones read here one tensor at a time. `auto` picks `folder` when it fits, else `memory`.
+   * A model without external data is encoded whole (`inline`).
+   */
+  encodeForRuntime(route: 'auto' | 'folder' | 'memory' = 'auto'): ModelSource {
+    if (!this.hasExternalData) return { bytes: this.encode(), route: 'inline' };
+    const folder = dirname(this.file);
+    const fits = statSync(this.file).size + this.patchedBytes < this.maxBytes;
+    if (route === 'folder' || (route === 'auto' && fits)) {
+      const bytes = proto.ModelProto.encode(this.model).finish();
+      this.checkSize(bytes.byteLength);
+      return { bytes, externalFolder: folder, route: 'folder' };
+    }
+    const files: { path: string; data: Uint8Array }[] = [];
+    for (const tensor of this.tensors.values()) {
+      const patched = this.patched.has(tensor.name);
+      if (!patched && !isExternal(tensor)) continue;
+      const data = patched ? tensor.rawData : this.externalBytes(tensor, byteLength(tensor));
+      const path = `${MEMORY_PREFIX}/${files.length}.bin`;
+      files.push({ path, data });
+      tensor.rawData = new Uint8Array(0);
+      tensor.dataLocation = proto.TensorProto.DataLocation.EXTERNAL;
+      tensor.externalData = [
+        { key: 'location', value: path },
+        { key: 'offset', value: '0' },
+        { key: 'length', value: String(data.byteLength) },
+      ].map((e) => proto.StringStringEntryProto.create(e));
+    }
+    return { bytes: proto.ModelProto.encode(this.model).finish(), externalFiles: files, route: 'memory' };
   }
 
   private checkSize(bytes: number): void {
@@ -212,23 +300,31 @@ export class OnnxWeights {
       );
     }
     const path = join(dirname(this.file), location);
-    let data = this.files.get(location);
-    if (!data) {
-      try {
-        data = readFileSync(path);
-      } catch (err) {
-        throw new EngineError(
-          'model',
-          `Could not read ${path}, the external weights of ${this.file}: ${err instanceof Error ? err.message : String(err)}`,
-          path,
-        );
+    // One tensor at a time: external-data files can be far larger than a Node buffer (10 GB for SDXL fp32).
+    let fd: number;
+    try {
+      fd = openSync(path, 'r');
+    } catch (err) {
+      throw new EngineError(
+        'model',
+        `Could not read ${path}, the external weights of ${this.file}: ${err instanceof Error ? err.message : String(err)}`,
+        path,
+      );
+    }
+    try {
+      if (offset + length > fstatSync(fd).size) {
+        throw new EngineError('model', `${path} is shorter than its model says (truncated download?).`, path);
       }
-      this.files.set(location, data);
+      const out = new Uint8Array(length);
+      for (let done = 0; done < length;) {
+        const n = readSync(fd, out, done, Math.min(length - done, 1 << 30), offset + done);
+        if (n === 0) throw new EngineError('model', `${path} ended while reading ${tensor.name}.`, path);
+        done += n;
+      }
+      return out;
+    } finally {
+      closeSync(fd);
     }
-    if (offset + length > data.length) {
-      throw new EngineError('model', `${path} is shorter than its model says (truncated download?).`, path);
-    }
-    return data.subarray(offset, offset + length);
   }
 
   private findSlots(graph: onnx.GraphProto): WeightSlot[] {

@@ -56,6 +56,17 @@ export interface MergeResult {
  */
 export function mergeLoras(modelFile: string, loras: readonly LoraInput[], options: MergeOptions): MergeResult {
   const weights = OnnxWeights.open(modelFile, { maxBytes: options.maxBytes });
+  weights.assertInlineFits();
+  const report = applyLoras(weights, loras, options);
+  return { bytes: weights.encode(), report };
+}
+
+/**
+ * Merges `loras` into the weights of one decoded part (in place): every LoRA's delta is summed per
+ * weight in float32 and written back once. Weights no LoRA changes (all at weight 0) are left as they
+ * are. Throws EngineError('input') for a LoRA of another family or a module of another shape.
+ */
+export function applyLoras(weights: OnnxWeights, loras: readonly LoraInput[], options: MergeOptions): LoraReport[] {
   const layersPerBlock = inferLayersPerBlock(weights);
   const modelShape = modelSignature(weights, options.part);
   const accumulators = new Map<string, { slot: WeightSlot; delta: Float32Array }>();
@@ -103,7 +114,7 @@ export function mergeLoras(modelFile: string, loras: readonly LoraInput[], optio
     for (let i = 0; i < values.length; i++) values[i] = (values[i] as number) + (delta[i] as number);
     weights.write(slot.initializer, values);
   }
-  return { bytes: weights.encode(), report };
+  return report;
 }
 
 /** `mergeLoras` then `openSessionFromBytes`. */

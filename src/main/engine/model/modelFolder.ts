@@ -2,12 +2,15 @@
  * A diffusers-ONNX model folder on disk: which parts it has, its configs, and what kind of model it
  * is. The family is recognised from the graphs' inputs and outputs and the configs, never from
  * names: cross-attention width 768 = SD1, 1024 = SD2, 2048 = SDXL, 1280 = SDXL refiner; 9 UNet input
- * channels = inpainting; a `timestep_cond` input = LCM; `prediction_type` from the scheduler config.
+ * channels = inpainting; a `timestep_cond` input = LCM; `prediction_type` from the scheduler config;
+ * SDXL's added conditions from the UNet's `text_embeds` / `time_ids` inputs (5 time ids = the refiner's
+ * aesthetic score); a few-step distilled SDXL (Turbo, Lightning) from its `trailing` timestep spacing.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { EngineError } from '../EngineError';
 import type { GraphSession, IoSpec } from '../backend/ort';
+import type { SchedulerName } from '../schedulers/Scheduler';
 
 export type ModelFamily = 'sd1' | 'sd2' | 'sdxl' | 'sdxl-refiner' | 'unknown';
 export type PredictionType = 'epsilon' | 'v_prediction' | 'sample';
@@ -39,6 +42,8 @@ export interface ModelFolder {
   schedulerConfig: Record<string, unknown>;
   unetConfig: Record<string, unknown>;
   vaeConfig: Record<string, unknown>;
+  /** `model_index.json` (the pipeline's config: `force_zeros_for_empty_prompt`, `requires_aesthetics_score`). */
+  modelIndex: Record<string, unknown>;
   /** `sumi_model.json` when the folder is one of ours (demo model, fixtures). */
   marker: { demo?: boolean; label?: string; fixture?: string } | null;
 }
@@ -81,11 +86,14 @@ export function readModelFolder(dir: string): ModelFolder {
     if (isGraph) part.file = file;
     parts[name] = part;
   }
-  for (const required of ['text_encoder', 'unet', 'vae_decoder', 'tokenizer'] as const) {
+  // The SDXL refiner has only the second text encoder and tokenizer.
+  const textEncoder = parts.text_encoder || !parts.text_encoder_2 ? 'text_encoder' : 'text_encoder_2';
+  const tokenizer = parts.tokenizer || !parts.tokenizer_2 ? 'tokenizer' : 'tokenizer_2';
+  for (const required of [textEncoder, 'unet', 'vae_decoder', tokenizer] as const) {
     if (!parts[required]) {
       throw new EngineError(
         'model',
-        `${dir} is not a diffusers ONNX model: ${required}/${required === 'tokenizer' ? 'vocab.json' : 'model.onnx'} is missing.`,
+        `${dir} is not a diffusers ONNX model: ${required}/${required.startsWith('tokenizer') ? 'vocab.json' : 'model.onnx'} is missing.`,
         join(dir, required),
       );
     }
@@ -97,6 +105,7 @@ export function readModelFolder(dir: string): ModelFolder {
     schedulerConfig: readJson(join(dir, 'scheduler', 'scheduler_config.json')),
     unetConfig: readJson(join(dir, 'unet', 'config.json')),
     vaeConfig: { ...readJson(join(dir, 'vae_decoder', 'config.json')) },
+    modelIndex: readJson(join(dir, 'model_index.json')),
     marker: Object.keys(markerRaw).length ? (markerRaw as ModelFolder['marker']) : null,
   };
 }
@@ -120,6 +129,20 @@ export interface ModelProbe {
   vaeScalingFactor: number;
   /** The UNet's trained latent size (64 for SD1 = 512 px), when the config says. */
   sampleSize: number | null;
+  /** The image size the model was trained at, in pixels: the UNet config's `sample_size` x 8, else the family's. */
+  defaultSize: number;
+  /**
+   * SDXL's added conditions: the UNet's `text_embeds` width (the pooled embedding of text_encoder_2) and
+   * its number of `time_ids` (6: original size, crop, target size; 5 for the refiner: original size, crop,
+   * aesthetic score). Null for UNets without them.
+   */
+  addedConditions: { textEmbedsDim: number; timeIds: number } | null;
+  /** The refiner: its `time_ids` carry an aesthetic score (diffusers' `requires_aesthetics_score`). */
+  requiresAestheticsScore: boolean;
+  /** SDXL's `force_zeros_for_empty_prompt`: an empty negative prompt is all zeros, not the encoded "". */
+  forceZerosForEmptyPrompt: boolean;
+  /** A few-step distilled SDXL (Turbo, Lightning): its scheduler config spaces timesteps `trailing`. */
+  turbo: boolean;
 }
 
 function fixedDim(spec: IoSpec | undefined, index: number): number | null {
@@ -144,7 +167,32 @@ export function probeModel(folder: ModelFolder, unet: GraphSession): ModelProbe 
   const prediction = folder.schedulerConfig.prediction_type;
   const predictionType: PredictionType =
     prediction === 'v_prediction' || prediction === 'sample' ? prediction : 'epsilon';
-  const defaultScaling = family === 'sdxl' || family === 'sdxl-refiner' ? 0.13025 : 0.18215;
+  const sdxl = family === 'sdxl' || family === 'sdxl-refiner';
+  const defaultScaling = sdxl ? 0.13025 : 0.18215;
+  const textEmbeds = unet.inputs.get('text_embeds');
+  const timeIds = unet.inputs.get('time_ids');
+  const addedConditions =
+    textEmbeds && timeIds
+      ? {
+          textEmbedsDim: fixedDim(textEmbeds, 1) ?? numberOr(folder.unetConfig.text_encoder_projection_dim, 1280),
+          timeIds:
+            fixedDim(timeIds, 1) ??
+            (folder.unetConfig.requires_aesthetics_score === true ||
+            folder.modelIndex.requires_aesthetics_score === true
+              ? 5
+              : 6),
+        }
+      : null;
+  const requiresAestheticsScore = addedConditions ? addedConditions.timeIds === 5 : false;
+  const sampleSize = typeof folder.unetConfig.sample_size === 'number' ? folder.unetConfig.sample_size : null;
+  const familySize: Record<ModelFamily, number> = {
+    sd1: 512,
+    sd2: predictionType === 'v_prediction' ? 768 : 512,
+    sdxl: 1024,
+    'sdxl-refiner': 1024,
+    unknown: 512,
+  };
+  const forceZeros = folder.modelIndex.force_zeros_for_empty_prompt;
   return {
     family,
     predictionType,
@@ -155,8 +203,43 @@ export function probeModel(folder: ModelFolder, unet: GraphSession): ModelProbe 
     crossAttentionDim,
     latentChannels: 4,
     vaeScalingFactor: numberOr(folder.vaeConfig.scaling_factor, defaultScaling),
-    sampleSize: typeof folder.unetConfig.sample_size === 'number' ? folder.unetConfig.sample_size : null,
+    sampleSize,
+    defaultSize: sampleSize !== null && sampleSize > 0 ? sampleSize * 8 : familySize[family],
+    addedConditions,
+    requiresAestheticsScore,
+    forceZerosForEmptyPrompt: typeof forceZeros === 'boolean' ? forceZeros : family === 'sdxl',
+    turbo: sdxl && folder.schedulerConfig.timestep_spacing === 'trailing',
   };
+}
+
+/** What the UI suggests for a model: the size it was trained at, a step count and CFG scale that suit it. */
+export interface FamilyDefaults {
+  size: number;
+  steps: number;
+  /** The range of steps that makes sense (distilled models: few steps). */
+  stepsRange: [min: number, max: number];
+  cfg: number;
+  sampler: SchedulerName;
+}
+
+/**
+ * Suggested settings per kind of model: SD 1.x 512 px, 25 steps, CFG 7; SD 2.x-v 768 px; SDXL 1024 px,
+ * 30 steps, CFG 6.5 (the refiner likewise, as a second stage or img2img); LCM 4-8 steps at CFG 1.5 with
+ * its own sampler; SDXL Turbo/Lightning 1-4 steps without CFG (0) on Euler a, as its scheduler config says.
+ */
+export function familyDefaults(probe: ModelProbe): FamilyDefaults {
+  const size = probe.defaultSize;
+  if (probe.lcm) return { size, steps: 4, stepsRange: [4, 8], cfg: 1.5, sampler: 'lcm' };
+  if (probe.turbo) return { size, steps: 1, stepsRange: [1, 4], cfg: 0, sampler: 'euler_a' };
+  switch (probe.family) {
+    case 'sdxl':
+    case 'sdxl-refiner':
+      return { size, steps: 30, stepsRange: [1, 150], cfg: 6.5, sampler: 'euler' };
+    case 'sd1':
+    case 'sd2':
+    case 'unknown':
+      return { size, steps: 25, stepsRange: [1, 150], cfg: 7, sampler: 'dpmpp_2m_karras' };
+  }
 }
 
 function numberOr(v: unknown, fallback: number): number {

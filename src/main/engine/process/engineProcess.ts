@@ -63,10 +63,11 @@ onMessage((message) => {
         try {
           if (controller.signal.aborted) throw new EngineError('cancelled', 'The job was cancelled.');
           const loras = message.loras ?? [];
-          if (engine.current?.dir !== message.modelDir || loras.length)
+          const embeddings = message.embeddings ?? [];
+          if (engine.current?.dir !== message.modelDir || loras.length || embeddings.length)
             send({ t: 'loading', id: message.id, modelDir: message.modelDir });
           const t0 = performance.now();
-          const loaded = await engine.load(message.modelDir, loras);
+          const loaded = await engine.load(message.modelDir, loras, embeddings);
           const loadMs = performance.now() - t0;
           const result = await engine.generate(
             message.modelDir,
@@ -88,6 +89,7 @@ onMessage((message) => {
               },
             },
             loras,
+            embeddings,
           );
           const done: FromEngine = {
             t: 'result',
@@ -97,6 +99,7 @@ onMessage((message) => {
             probe: result.model.probe,
             timings: { loadMs, ...result.timings },
             loras: result.model.loras,
+            info: result.info,
           };
           if (message.wantLatents) done.latents = result.latents;
           send(done);

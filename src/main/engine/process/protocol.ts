@@ -4,9 +4,9 @@
  */
 import type { ProviderName } from '../backend/ort';
 import type { EngineErrorKind } from '../EngineError';
-import type { AppliedLora, LoraSpec } from '../Engine';
+import type { AppliedLora, EmbeddingSpec, LoraSpec } from '../Engine';
 import type { ModelProbe } from '../model/modelFolder';
-import type { DiffusionRequest } from '../pipelines/StableDiffusionPipeline';
+import type { DiffusionRequest, GenerationInfo } from '../pipelines/StableDiffusionPipeline';
 import type { RgbaImage } from '../tensor/image';
 
 export type ToEngine =
@@ -21,6 +21,8 @@ export type ToEngine =
       /** TAESD decoders (ONNX) for full-size live previews, per latent space; without one, the linear approximation. */
       previewDecoders?: { sd?: string; sdxl?: string };
       loras?: LoraSpec[];
+      /** Textual-inversion embeddings the prompts name (main finds them; see services/models/embeddings.ts). */
+      embeddings?: EmbeddingSpec[];
     }
   | { t: 'cancel'; id: string }
   | { t: 'probe'; id: string; modelDir: string }
@@ -61,6 +63,8 @@ export type FromEngine =
       probe: ModelProbe;
       timings: EngineTimings;
       loras: AppliedLora[];
+      /** Which path ran (inpainting UNet or masked blending, fill, tiles) and notices for the user. */
+      info?: GenerationInfo;
     }
   | { t: 'probed'; id: string; report: ProbeReport }
   | { t: 'tokens'; id: string; ids: number[] }
