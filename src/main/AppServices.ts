@@ -127,7 +127,10 @@ export class AppServices {
       onState: (state) => this.setEngineState(state),
     });
     this.hub.subscribe((event, payload) => {
-      if (event === 'settings.changed') this.engine.setProviders((payload as Settings).executionProviders);
+      if (event === 'settings.changed') {
+        this.engine.setProviders((payload as Settings).executionProviders);
+        this.models.watch();
+      }
     });
     this.generation = new GenerationService({
       engine: this.engine,
@@ -141,13 +144,20 @@ export class AppServices {
       galleryImage: (id) => gallery.imageBytes(id),
       predictionOverride: (modelDir) => this.models.predictionOverride(modelDir),
       loadLora: (name, weight) => this.models.loadLora(name, weight),
+      loadEmbeddings: (texts) => this.models.loadEmbeddings(texts),
     });
     this.models = new ModelLibrary({
       modelsDir: () => this.settings.get().modelsDir,
       engine: this.engine,
       emit: this.hub.emit,
       hashes,
+      // The variables huggingface_hub reads: a mirror, and a token for gated repositories.
+      download: {
+        ...(process.env.HF_ENDPOINT ? { baseUrl: process.env.HF_ENDPOINT } : {}),
+        ...(process.env.HF_TOKEN ? { token: process.env.HF_TOKEN } : {}),
+      },
     });
+    this.models.watch();
     // Last: resumed jobs may start at once and use every service above.
     this.generation.resume();
     this.router = createRouter(createHandlers(this), {
@@ -179,6 +189,7 @@ export class AppServices {
   }
 
   async dispose(): Promise<void> {
+    this.models.dispose();
     this.generation.stop();
     await this.engine.dispose();
     // The job the engine was running fails with the reason; let it record that before the database closes.

@@ -3,7 +3,7 @@
  * nothing else. Method and event names are checked against the contract before anything is
  * forwarded, so the renderer cannot reach any other IPC channel.
  */
-import { contextBridge, ipcRenderer } from 'electron';
+import { contextBridge, ipcRenderer, webUtils } from 'electron';
 import { IPC_EVENT, IPC_INVOKE, isEventName, isMethod, type Envelope, type StudioTransport } from './contract';
 
 const listeners = new Map<string, Set<(payload: unknown) => void>>();
@@ -35,6 +35,10 @@ const studio: StudioTransport = {
     return () => {
       set.delete(listener);
     };
+  },
+  // A dropped file's path (File.path is gone since Electron 32); the renderer still cannot read it.
+  pathForFile(file) {
+    return webUtils.getPathForFile(file as File);
   },
 };
 

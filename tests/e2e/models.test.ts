@@ -1,6 +1,8 @@
 /**
  * The Models screen in Chromium against the web host: the demo model is listed and labelled,
- * a LoRA is imported by path with progress, and a broken model says what is wrong.
+ * a LoRA is imported by path with progress, and a broken model says what is wrong; a model is
+ * downloaded by URL from a local Hugging Face look-alike (HF_ENDPOINT), and a LoRA dropped on the
+ * page is uploaded.
  */
 import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,10 +11,12 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { encodeSafetensors } from '../helpers/safetensorsWriter';
 import { makeTempDir } from '../helpers/tempDir';
 import { ensureFixture } from '../helpers/fixtures';
+import { startHfServer, type HfServer } from '../helpers/hfServer';
 import { launchBrowser, screenshot, startHost, watchPage, type RunningHost } from './harness';
 
 let browser: Browser;
 let host: RunningHost;
+let hf: HfServer;
 const temp = makeTempDir('sumi-e2e-models-');
 const dataDir = join(temp.dir, 'data');
 
@@ -21,12 +25,19 @@ beforeAll(async () => {
   const models = join(dataDir, 'models');
   mkdirSync(join(models, 'broken-model', 'unet'), { recursive: true });
   cpSync(await ensureFixture('sd2-v'), join(models, 'tiny-sd2'), { recursive: true });
-  host = await startHost(dataDir);
+  hf = await startHfServer({ 'test-org/tiny-sd': await ensureFixture('sd1-optimum') });
+  process.env.HF_ENDPOINT = hf.baseUrl;
+  try {
+    host = await startHost(dataDir);
+  } finally {
+    delete process.env.HF_ENDPOINT;
+  }
 });
 
 afterAll(async () => {
   await browser?.close();
   await host?.stop();
+  await hf?.close();
   temp.cleanup();
 });
 
@@ -76,6 +87,52 @@ describe('Models screen', () => {
     await page.getByLabel('Model folder or .safetensors file to import').fill(join(temp.dir, 'nothing-here'));
     await page.getByRole('button', { name: 'Import' }).click();
     await expect.poll(() => page.getByRole('alert').first().textContent()).toBeTruthy();
+    expect(errors, errors.join('\n')).toEqual([]);
+    await page.close();
+  });
+
+  test('downloads a model by URL with progress, and uploads a LoRA dropped on the page', async () => {
+    const page = await browser.newPage();
+    const { errors } = watchPage(page);
+    await page.goto(`${host.url}#/models`);
+    // The connection drops half-way through the big file: the download resumes it.
+    hf.cutOnce.add('test-org/tiny-sd:unet/model.onnx_data');
+    await page.getByLabel('Hugging Face or .safetensors URL to download').fill(`${hf.baseUrl}/test-org/tiny-sd`);
+    await page.getByRole('button', { name: 'Download' }).click();
+    await expect
+      .poll(() => page.getByRole('status').filter({ hasText: 'Imported tiny-sd' }).count(), { timeout: 60_000 })
+      .toBe(1);
+    const model = page.getByTestId('entry-tiny-sd');
+    await expect.poll(() => model.textContent()).toContain('SD 1.x');
+    expect(await model.textContent()).toContain(`Downloaded from ${hf.baseUrl}/test-org/tiny-sd`);
+
+    const bytes = encodeSafetensors(
+      {
+        'lora_unet_down_blocks_0_attentions_0_proj_in.lora_down.weight': {
+          dtype: 'F32',
+          shape: [2, 4],
+          data: new Array(8).fill(0.5),
+        },
+        'lora_unet_down_blocks_0_attentions_0_proj_in.lora_up.weight': {
+          dtype: 'F32',
+          shape: [4, 2],
+          data: new Array(8).fill(0.5),
+        },
+      },
+      { ss_tag_frequency: JSON.stringify({ d: { 'ink wash': 3 } }) },
+    );
+    const transfer = await page.evaluateHandle(
+      (data) => {
+        const dt = new DataTransfer();
+        dt.items.add(new File([new Uint8Array(data)], 'ink-wash.safetensors'));
+        return dt;
+      },
+      [...bytes],
+    );
+    await page.getByTestId('models-drop-zone').dispatchEvent('drop', { dataTransfer: transfer });
+    const lora = page.getByTestId('entry-loras/ink-wash.safetensors');
+    await expect.poll(() => lora.textContent()).toContain('Trigger words: ink wash');
+    await screenshot(page, 'models-downloaded-and-dropped');
     expect(errors, errors.join('\n')).toEqual([]);
     await page.close();
   });

@@ -58,6 +58,12 @@ export function createHandlers(app: AppServices): Handlers {
     },
     'models.import': ({ source, move }) => app.models.import(source, move),
     'models.hash': async ({ id }) => ({ sha256: await app.models.hash(id) }),
+    'models.download': ({ url, name }) => app.models.download(url, name),
+    'models.cancelImport': ({ importId }) => {
+      app.models.cancelImport(importId);
+      return {};
+    },
+    'models.importFile': (chunk) => app.models.importFile(chunk),
     'boards.list': () => app.gallery.repo.listBoards(),
     'boards.create': ({ name }) => app.gallery.repo.createBoard(name),
     'boards.rename': ({ id, name }) => app.gallery.repo.renameBoard(id, name),

@@ -8,6 +8,7 @@ import sharp from 'sharp';
 import { afterAll, describe, expect, test } from 'vitest';
 import type { Job } from '../../../src/preload/contract';
 import { createTestApp } from '../../helpers/appHarness';
+import { fixtureTokenTable, writeFixtureEmbedding } from '../../helpers/fixtureEmbeddings';
 import { fixtureModules, writeFixtureLora } from '../../helpers/fixtureLoras';
 import { ensureFixture } from '../../helpers/fixtures';
 import { makeTempDir } from '../../helpers/tempDir';
@@ -80,6 +81,50 @@ describe('LoRAs in the prompt', () => {
     const missing = await run('a paper fox <lora:no-such-lora:1>');
     expect(missing.status).toBe('failed');
     expect(missing.error?.message).toContain('no LoRA named "no-such-lora"');
+    await app.dispose();
+  });
+
+  test('an embedding named in the prompt changes the image and is recorded with its TI hash', async () => {
+    const app = await createTestApp(join(temp.dir, 'ti'));
+    const models = app.settings.get().modelsDir;
+    const model = join(models, 'tiny');
+    cpSync(await ensureFixture('sd1-optimum'), model, { recursive: true });
+    mkdirSync(join(models, 'embeddings'), { recursive: true });
+    const { width } = fixtureTokenTable(model);
+    writeFixtureEmbedding(join(models, 'embeddings', 'inkwash.safetensors'), {
+      format: 'a1111',
+      count: 2,
+      width,
+      seed: 3,
+    });
+    const run = async (prompt: string): Promise<Job> => {
+      const { jobId } = app.generation.submit({
+        mode: 'txt2img',
+        model,
+        prompt,
+        sampler: 'euler',
+        steps: 2,
+        cfg: 5,
+        width: 64,
+        height: 64,
+        seed: 11,
+        rng: 'fast',
+      });
+      await app.generation.idle();
+      return app.generation.list().find((j) => j.id === jobId) as Job;
+    };
+    const plain = await run('a paper fox');
+    const styled = await run('a paper fox, inkwash');
+    for (const job of [plain, styled]) expect(job.status, JSON.stringify(job.error)).toBe('done');
+    const read = (job: Job) =>
+      sharp(join(models, '..', job.results[0]?.media as string))
+        .raw()
+        .toBuffer();
+    expect((await read(styled)).equals(await read(plain))).toBe(false);
+    const detail = await app.router.dispatch('gallery.get', { id: styled.results[0]?.imageId });
+    const value = (detail as { value: { recipe: { embeddings?: { name: string }[] }; infotext: string } }).value;
+    expect(value.recipe.embeddings).toEqual([{ name: 'inkwash', hash: expect.stringMatching(/^[0-9a-f]{12}$/) }]);
+    expect(value.infotext).toContain('TI hashes: "inkwash: ');
     await app.dispose();
   });
 });
