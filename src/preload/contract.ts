@@ -170,9 +170,32 @@ export const DEMO_MODEL = 'demo';
 
 const zPrompt = z.string().max(20_000, 'is longer than 20,000 characters');
 
+export const generateModes = ['txt2img', 'img2img', 'inpaint', 'outpaint', 'upscale'] as const;
+export type GenerateMode = (typeof generateModes)[number];
+
+const zBase64Png = (label: string) =>
+  z
+    .base64()
+    .max(64 * 1024 * 1024, `${label} is larger than 48 MB`)
+    .optional();
+
+const zSide = z.int().min(0, 'must be 0 or more').max(2048, 'must be at most 2048 px');
+
+/**
+ * One request for every mode; `mode` is the discriminant and decides which of the optional blocks
+ * apply. A field that belongs to another mode is refused with a message naming both fields.
+ *
+ * - txt2img: prompt only (optionally `hires` and, for SDXL, `refiner`);
+ * - img2img: `initImage` or `initImageId` + `strength`;
+ * - inpaint: an init image + `mask` (white = repaint) + the mask options;
+ * - outpaint: an init image (the original, at width x height) + `outpaint` (pixels added per side);
+ *   the result is (width + left + right) x (height + top + bottom);
+ * - upscale: an init image resized to width x height (Lanczos), then an img2img pass at
+ *   `upscale.strength` (0 = resize only).
+ */
 export const zGenerateRequest = z
   .strictObject({
-    mode: z.enum(['txt2img', 'img2img']),
+    mode: z.enum(generateModes),
     /** A model folder path, or DEMO_MODEL. */
     model: z.string().min(1).max(4096).default(DEMO_MODEL),
     prompt: zPrompt,
@@ -187,31 +210,85 @@ export const zGenerateRequest = z
     rng: zRngKind,
     batchSize: z.int().min(1).max(8).default(1),
     batchCount: z.int().min(1).max(100).default(1),
-    /** img2img: a PNG or JPEG as base64 (resized to width x height), and how much to repaint. */
-    initImage: z
-      .base64()
-      .max(64 * 1024 * 1024, 'is larger than 48 MB')
-      .optional(),
-    /** img2img from a gallery image (recorded as the new image's parent, and re-runnable). */
+    /** The init image: a PNG or JPEG as base64 (resized to width x height), and how much to repaint. */
+    initImage: zBase64Png('initImage'),
+    /** The init image from the gallery (recorded as the new image's parent, and re-runnable). */
     initImageId: z.int().positive().optional(),
     strength: z.number().gt(0).max(1).default(0.75),
+    /** inpaint: the mask as a PNG (white = repaint, black = keep); rescaled to width x height. */
+    mask: zBase64Png('mask'),
+    /** inpaint/outpaint: feather of the mask edge, in pixels. */
+    maskBlur: z.int().min(0).max(64).default(4),
+    /** inpaint: 'full' repaints at the whole image's size; 'masked' crops the masked area (plus padding) and repaints it at full resolution. */
+    inpaintArea: z.enum(['full', 'masked']).default('full'),
+    inpaintPadding: z.int().min(0).max(256).default(32),
+    /** inpaint: what the masked area starts from. */
+    maskedContent: z.enum(['original', 'latent-noise', 'fill']).default('original'),
+    /** outpaint: pixels added on each side. */
+    outpaint: z.strictObject({ left: zSide, top: zSide, right: zSide, bottom: zSide }).optional(),
+    /** outpaint: how the new area is pre-filled before it is inpainted. */
+    outpaintFill: z.enum(['edge', 'blur', 'noise']).default('edge'),
+    /** txt2img hires fix: generate at width x height, upscale, then img2img at the target size. */
+    hires: z
+      .strictObject({
+        width: zImageSide,
+        height: zImageSide,
+        strength: z.number().gt(0).max(1).default(0.5),
+        /** Second-pass steps; 0 = the same as `steps`. */
+        steps: z.int().min(0).max(150).default(0),
+        upscaler: z.enum(['lanczos', 'latent']).default('lanczos'),
+      })
+      .optional(),
+    /** upscale: the img2img pass after the resize (strength 0 = resize only). */
+    upscale: z
+      .strictObject({
+        strength: z.number().min(0).max(1).default(0.3),
+        steps: z.int().min(0).max(150).default(0),
+      })
+      .optional(),
+    /** SDXL: a refiner model folder that takes over for the last part of the steps. */
+    refiner: z
+      .strictObject({ model: z.string().min(1).max(4096), switchAt: z.number().gt(0).lt(1).default(0.8) })
+      .optional(),
+    /** Decode (and encode) the VAE in tiles: large sizes in bounded memory. Also automatic above a size. */
+    tiledVae: z.boolean().default(false),
+    /** inpaint/outpaint: match the repainted area's colours to its surroundings. */
+    colorMatch: z.boolean().default(false),
+    /** The gallery image this one continues (a canvas result it repaints), for lineage; initImageId implies it. */
+    parentImageId: z.int().positive().optional(),
   })
   .superRefine((req, ctx) => {
-    if (req.mode === 'img2img' && !req.initImage && req.initImageId === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['initImage'], message: 'is required for img2img (or initImageId)' });
+    const clash = (field: string, message: string): void => {
+      ctx.addIssue({ code: 'custom', path: [field], message });
+    };
+    const hasInit = Boolean(req.initImage) || req.initImageId !== undefined;
+    if (req.initImage && req.initImageId !== undefined)
+      clash('initImageId', 'clashes with initImage: give one of them');
+    if (req.mode === 'txt2img') {
+      if (hasInit) clash(req.initImage ? 'initImage' : 'initImageId', 'clashes with mode txt2img (use img2img)');
+    } else if (!hasInit) {
+      clash('initImage', `is required for ${req.mode} (or initImageId)`);
     }
-    if (req.initImage && req.initImageId !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['initImageId'], message: 'clashes with initImage: give one of them' });
+    if (req.mode === 'inpaint' && !req.mask) clash('mask', 'is required for inpaint');
+    if (req.mask && req.mode !== 'inpaint') clash('mask', `clashes with mode ${req.mode} (a mask means inpaint)`);
+    if (req.mode === 'outpaint') {
+      const o = req.outpaint;
+      if (!o) clash('outpaint', 'is required for outpaint (pixels to add per side)');
+      else if (o.left + o.top + o.right + o.bottom === 0) clash('outpaint', 'adds nothing: give at least one side');
+    } else if (req.outpaint) clash('outpaint', `clashes with mode ${req.mode} (use outpaint)`);
+    if (req.hires && req.mode !== 'txt2img') clash('hires', `clashes with mode ${req.mode} (hires fix is for txt2img)`);
+    if (req.hires && (req.hires.width < req.width || req.hires.height < req.height)) {
+      clash(
+        'hires',
+        `is ${req.hires.width}x${req.hires.height}, smaller than the base size ${req.width}x${req.height}`,
+      );
     }
-    if (req.mode === 'txt2img' && (req.initImage || req.initImageId !== undefined)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: [req.initImage ? 'initImage' : 'initImageId'],
-        message: 'clashes with mode txt2img (use img2img)',
-      });
-    }
+    if (req.upscale && req.mode !== 'upscale') clash('upscale', `clashes with mode ${req.mode} (use upscale)`);
+    if (req.refiner && req.hires) clash('refiner', 'clashes with hires: use one of them');
   });
 export type GenerateRequest = z.infer<typeof zGenerateRequest>;
+/** A request as callers write it: fields with defaults may be left out. */
+export type GenerateRequestInput = z.input<typeof zGenerateRequest>;
 
 export const jobStatuses = ['queued', 'running', 'done', 'failed', 'cancelled'] as const;
 
@@ -224,6 +301,7 @@ export const zJobResult = z.object({
   width: z.number(),
   height: z.number(),
 });
+export type JobResult = z.infer<typeof zJobResult>;
 
 export const zJob = z.object({
   id: z.string(),
@@ -245,6 +323,10 @@ export const zJob = z.object({
   error: zStudioError.nullable(),
   results: z.array(zJobResult),
   provider: z.string().nullable(),
+  /** Which engine path ran: 'inpaint-unet' (a 9-channel model) or 'masked-blend', 'img2img', … */
+  path: z.string().nullable().optional(),
+  /** What the engine or the service adjusted that the user should know (a stretched mask, a grown canvas). */
+  notices: z.array(z.string()).optional(),
 });
 export type Job = z.infer<typeof zJob>;
 
@@ -360,6 +442,59 @@ export type Board = z.infer<typeof zBoard>;
 
 export const modelFamilies = ['sd1', 'sd2', 'sdxl', 'sdxl-refiner', 'unknown'] as const;
 export const predictionTypes = ['epsilon', 'v_prediction', 'sample'] as const;
+export const modelVariants = ['standard', 'inpaint', 'lcm', 'turbo'] as const;
+export type ModelFamily = (typeof modelFamilies)[number];
+export type ModelVariant = (typeof modelVariants)[number];
+
+export interface FamilyDefaults {
+  /** Native resolution (square side) and the size presets offered for this family. */
+  size: number;
+  sizes: readonly (readonly [number, number])[];
+  steps: number;
+  cfg: number;
+  sampler: SamplerName;
+}
+
+const SD1_SIZES = [
+  [512, 512],
+  [512, 768],
+  [768, 512],
+  [640, 448],
+  [448, 640],
+] as const;
+const SD2_SIZES = [
+  [768, 768],
+  [768, 1024],
+  [1024, 768],
+  [512, 512],
+] as const;
+const SDXL_SIZES = [
+  [1024, 1024],
+  [896, 1152],
+  [1152, 896],
+  [832, 1216],
+  [1216, 832],
+  [768, 1344],
+  [1344, 768],
+] as const;
+
+/**
+ * What the studio starts a model at: the family's native size and the steps and CFG its users run
+ * (A1111/InvokeAI defaults); LCM and Turbo models want few steps and little or no guidance.
+ */
+export function familyDefaults(family: ModelFamily, variant: ModelVariant = 'standard'): FamilyDefaults {
+  const xl = family === 'sdxl' || family === 'sdxl-refiner';
+  const base: FamilyDefaults = xl
+    ? { size: 1024, sizes: SDXL_SIZES, steps: 30, cfg: 6.5, sampler: 'euler_a' }
+    : family === 'sd2'
+      ? { size: 768, sizes: SD2_SIZES, steps: 25, cfg: 7, sampler: 'dpmpp_2m_karras' }
+      : { size: 512, sizes: SD1_SIZES, steps: 25, cfg: 7, sampler: 'dpmpp_2m_karras' };
+  if (variant === 'lcm') return { ...base, steps: 6, cfg: 1.5, sampler: 'lcm' };
+  // SD-Turbo is trained at 512 px, SDXL-Turbo at 512 too: one step, no guidance.
+  if (variant === 'turbo')
+    return { ...base, size: 512, sizes: [[512, 512], ...base.sizes], steps: 1, cfg: 0, sampler: 'euler_a' };
+  return base;
+}
 
 export const zLibraryEntry = z.object({
   /** Path relative to the models folder: `my-model`, `loras/x.safetensors`, `embeddings/y.safetensors`. */
@@ -392,8 +527,15 @@ export const zModelImportProgress = z.object({
   totalBytes: z.number(),
   finished: z.boolean(),
   error: z.string().nullable(),
+  /** Downloads: the file being fetched (relative to the model folder); null or absent otherwise. */
+  file: z.string().nullable().optional(),
 });
 export type ModelImportProgress = z.infer<typeof zModelImportProgress>;
+
+/** Raw bytes per `models.importFile` chunk; the base64 of one stays well under the web host's 16 MiB frame. */
+export const MODEL_UPLOAD_CHUNK_BYTES = 6 * 1024 * 1024;
+/** The largest file the browser may upload (a .safetensors LoRA or embedding). */
+export const MODEL_UPLOAD_MAX_BYTES = 2 * 1024 ** 3;
 
 const zEntryId = z.string().min(1).max(512);
 
@@ -480,6 +622,41 @@ export const methods = {
     output: z.object({ importId: z.string(), id: z.string() }),
   },
   'models.hash': { input: z.strictObject({ id: zEntryId }), output: z.object({ sha256: z.string() }) },
+  /**
+   * Downloads a Hugging Face diffusers-ONNX repository (`https://huggingface.co/ORG/NAME[/tree/REV/DIR]`
+   * or `ORG/NAME`) or one `.safetensors` file by URL; resolves once the file list is known, then
+   * progress as `models.import` events (with `file`). Resumes an earlier, interrupted download.
+   */
+  'models.download': {
+    input: z.strictObject({
+      url: z.string().trim().min(1).max(2048),
+      name: z
+        .string()
+        .trim()
+        .min(1)
+        .max(120)
+        .regex(/^[^/\\]+$/, 'must not contain a slash')
+        .optional(),
+    }),
+    output: z.object({ importId: z.string(), id: z.string() }),
+  },
+  /** Stops an import or a download; it finishes with error "cancelled" (a cancelled download is discarded). */
+  'models.cancelImport': { input: z.strictObject({ importId: z.string().min(1).max(64) }), output: zNone },
+  /**
+   * A .safetensors file uploaded by the browser (which cannot give a path), in chunks of at most
+   * MODEL_UPLOAD_CHUNK_BYTES: the first without `uploadId`, each next with the returned one and
+   * `offset` = bytes sent so far; the `last` chunk starts the import and returns its ids.
+   */
+  'models.importFile': {
+    input: z.strictObject({
+      name: z.string().trim().min(1).max(255),
+      base64: z.base64().max(Math.ceil(MODEL_UPLOAD_CHUNK_BYTES / 3) * 4, 'is larger than one upload chunk'),
+      uploadId: z.string().min(1).max(64).optional(),
+      offset: z.int().min(0).max(MODEL_UPLOAD_MAX_BYTES),
+      last: z.boolean(),
+    }),
+    output: z.object({ uploadId: z.string(), importId: z.string().nullable(), id: z.string().nullable() }),
+  },
   'boards.list': { input: zNone, output: z.array(zBoard) },
   'boards.create': { input: z.strictObject({ name: z.string().trim().min(1).max(100) }), output: zBoard },
   'boards.rename': {
@@ -499,6 +676,8 @@ export const events = {
   'gallery.added': z.object({ items: z.array(zGalleryItem) }),
   'gallery.import': zImportProgress,
   'models.import': zModelImportProgress,
+  /** Something in the models folder changed (a file manager, an import, a download): list again. */
+  'models.changed': z.object({}),
 } as const satisfies Record<string, z.ZodType>;
 
 export type Methods = typeof methods;
@@ -533,6 +712,8 @@ export interface StudioTransport {
   subscribe(event: string, listener: (payload: unknown) => void): () => void;
   /** Transports that can lose their host (the web host's socket) report it here. */
   onConnection?(listener: (connected: boolean) => void): () => void;
+  /** Electron only: the file system path of a dropped file or folder (webUtils.getPathForFile). */
+  pathForFile?(file: Blob): string;
 }
 
 // ---------------------------------------------------------------------------------------------

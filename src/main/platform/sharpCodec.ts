@@ -13,6 +13,33 @@ export const sharpCodec: ImageCodec = {
       .png({ compressionLevel: 6 })
       .toBuffer();
   },
+  async decodeMask(bytes, width, height) {
+    try {
+      const input = sharp(bytes, { limitInputPixels: PIXEL_LIMIT });
+      const meta = await input.metadata();
+      const rescaled =
+        meta.width !== width || meta.height !== height
+          ? `The mask is ${meta.width}x${meta.height}; it was stretched to the image's ${width}x${height}.`
+          : null;
+      // Flatten onto black: a transparent pixel is "keep", whatever its colour channels hold.
+      const { data } = await input
+        .flatten({ background: '#000000' })
+        .resize(width, height, { fit: 'fill', kernel: 'lanczos3' })
+        .greyscale()
+        .extractChannel(0)
+        .raw()
+        .toBuffer({ resolveWithObject: true });
+      return { mask: new Uint8Array(data.buffer, data.byteOffset, width * height), rescaled };
+    } catch (err) {
+      throw new AppError(
+        'VALIDATION',
+        `mask: not a readable image (${err instanceof Error ? err.message : String(err)}).`,
+        {
+          issues: [{ field: 'mask', message: 'is not a readable PNG, JPEG or WebP image' }],
+        },
+      );
+    }
+  },
   async decodeTo(bytes, width, height) {
     try {
       const { data, info } = await sharp(bytes, { limitInputPixels: PIXEL_LIMIT })

@@ -63,6 +63,8 @@ export class GalleryService {
     readonly repo: GalleryRepository,
     readonly store: ImageStore,
     private readonly emit: Emit,
+    /** Init images and masks sent with requests (not gallery images), kept so the request can be re-run. */
+    readonly inputs: ImageStore,
   ) {}
 
   /**
@@ -104,6 +106,7 @@ export class GalleryService {
       repo,
       new ImageStore(options.outputDir, join(options.dataDir, 'thumbnails')),
       options.emit,
+      new ImageStore(() => join(options.dataDir, 'inputs'), join(options.dataDir, 'inputs-thumbnails')),
     );
     const doctor = gallery.doctor();
     if (doctor.recovered || doctor.markedMissing || doctor.unreadable) {
@@ -122,10 +125,16 @@ export class GalleryService {
   /** Files first (atomically), then the rows in one transaction: a crash between leaves an orphan the doctor adopts. */
   async add(generation: NewGeneration): Promise<GalleryItem[]> {
     const stored = generation.images.map((image) => ({ ...image, ...this.store.put(image.png) }));
+    // Uploaded init images and masks go to the inputs store; the stored request names them by hash.
+    const { initImage, mask, ...request } = generation.request;
+    const initImageRef = initImage ? this.inputs.put(Buffer.from(initImage, 'base64')).file : null;
+    const maskRef = mask ? this.inputs.put(Buffer.from(mask, 'base64')).file : null;
     const { imageIds } = this.repo.insertGeneration(
       generationInput(generation.recipe, {
         createdAt: Date.now(),
-        recipe: { request: { ...generation.request, initImage: undefined }, sumi: generation.recipe },
+        recipe: { request: { ...request, initImageRef, maskRef }, sumi: generation.recipe },
+        initImageHash: initImageRef,
+        maskHash: maskRef,
         timings: generation.timings,
         executionProvider: generation.executionProvider,
         ortVersion: generation.ortVersion,
@@ -178,15 +187,26 @@ export class GalleryService {
   rerunRequest(id: number, seed?: number): { request: GenerateRequest; parentImageId: number } {
     const image = this.image(id);
     const generation = this.repo.getGeneration(image.generationId);
-    const stored = (generation.recipe as { request?: unknown }).request;
-    const parsed = zGenerateRequest.safeParse({ ...(stored as object), seed: seed ?? image.seed, batchCount: 1 });
+    const { initImageRef, maskRef, ...stored } = ((generation.recipe as { request?: unknown }).request ?? {}) as {
+      initImageRef?: string | null;
+      maskRef?: string | null;
+    };
+    const input = (ref: string | null | undefined): string | undefined =>
+      ref && this.inputs.has(ref) ? readFileSync(this.inputs.path(ref)).toString('base64') : undefined;
+    const parsed = zGenerateRequest.safeParse({
+      ...stored,
+      ...(initImageRef ? { initImage: input(initImageRef) } : {}),
+      ...(maskRef ? { mask: input(maskRef) } : {}),
+      seed: seed ?? image.seed,
+      batchCount: 1,
+    });
     if (!parsed.success) {
       throw new AppError(
         'UNSUPPORTED',
         `Image ${id} has no re-runnable recipe (it was imported, or made by another tool).`,
       );
     }
-    if (generation.mode !== 'txt2img' && parsed.data.initImageId === undefined) {
+    if (generation.mode !== 'txt2img' && parsed.data.initImageId === undefined && !parsed.data.initImage) {
       throw new AppError(
         'UNSUPPORTED',
         `Re-running this ${generation.mode} image needs its init image, which was not a gallery image.`,
@@ -464,11 +484,15 @@ function generationInput(
   extra: Pick<
     GenerationInput,
     'createdAt' | 'recipe' | 'timings' | 'executionProvider' | 'ortVersion' | 'parentImageId'
-  >,
+  > &
+    Partial<Pick<GenerationInput, 'maskHash' | 'initImageHash'>>,
 ): GenerationInput {
   return {
+    maskHash: null,
+    initImageHash: null,
     ...extra,
-    mode: recipe.mode as GenerationMode,
+    // The table's modes predate upscale, which is an img2img pass (the recipe says which).
+    mode: (recipe.mode === 'upscale' ? 'img2img' : recipe.mode) as GenerationMode,
     prompt: recipe.prompt,
     negativePrompt: recipe.negativePrompt,
     seed: recipe.seed,
@@ -481,8 +505,6 @@ function generationInput(
     modelName: recipe.model.name,
     modelHash: recipe.model.hash ?? null,
     loras: recipe.loras.map((l) => ({ name: l.name, weight: l.weight, hash: l.hash ?? null })),
-    maskHash: null,
-    initImageHash: null,
     rng: recipe.rng,
     appVersion: recipe.appVersion,
   };

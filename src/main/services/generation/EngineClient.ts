@@ -9,7 +9,7 @@ import type { EngineState } from '@contract';
 import type { ProviderName } from '../../engine/backend/ort';
 import type { FromEngine, ProbeReport, ToEngine } from '../../engine/process/protocol';
 import type { DiffusionRequest } from '../../engine/pipelines/StableDiffusionPipeline';
-import type { LoraSpec } from '../../engine/Engine';
+import type { EmbeddingSpec, LoraSpec } from '../../engine/Engine';
 import type { RgbaImage } from '../../engine/tensor/image';
 import { AppError } from '../AppError';
 
@@ -34,6 +34,8 @@ export interface GenerateCall {
   wantLatents?: boolean;
   previewDecoders?: { sd?: string; sdxl?: string };
   loras?: LoraSpec[];
+  /** Textual-inversion embeddings the prompts name (see services/models/embeddings.ts). */
+  embeddings?: EmbeddingSpec[];
   onStep?: (step: number, total: number, preview?: RgbaImage) => void;
   onLoading?: () => void;
 }
@@ -123,6 +125,7 @@ export class EngineClient {
     if (call.wantLatents) message.wantLatents = true;
     if (call.previewDecoders) message.previewDecoders = call.previewDecoders;
     if (call.loras?.length) message.loras = call.loras;
+    if (call.embeddings?.length) message.embeddings = call.embeddings;
     this.onState({ state: 'busy', provider: this.provider });
     try {
       const result = (await this.call(id, message, call.onStep, call.onLoading)) as EngineResult;

@@ -4,17 +4,26 @@
  */
 import { randomInt, randomUUID } from 'node:crypto';
 import { basename } from 'node:path';
-import { DEMO_MODEL, type GalleryItem, type GenerateRequest, type Job, type JobProgress } from '@contract';
+import {
+  DEMO_MODEL,
+  zGenerateRequest,
+  type GalleryItem,
+  type GenerateRequest,
+  type GenerateRequestInput,
+  type Job,
+  type JobProgress,
+} from '@contract';
 import type { Emit } from '../../ipc/EventHub';
 import type { DiffusionRequest } from '../../engine/pipelines/StableDiffusionPipeline';
 import { AppError } from '../AppError';
 import { formatInfotext, type SumiRecipe } from '../gallery/metadata/infotext';
 import { withTextChunks } from '../gallery/metadata/pngChunks';
 import type { NewGeneration } from '../gallery/GalleryService';
-import type { LoraSpec } from '../../engine/Engine';
+import type { EmbeddingSpec, LoraSpec } from '../../engine/Engine';
 import { extractLoraTags } from '../gallery/metadata/infotext';
 import type { EngineClient } from './EngineClient';
 import type { ImageCodec } from './ImageCodec';
+import { matchColours } from './colourMatch';
 
 export interface GenerationDeps {
   engine: EngineClient;
@@ -28,6 +37,8 @@ export interface GenerationDeps {
   appVersion: string;
   /** Reads a LoRA named in a prompt (`<lora:NAME:W>`) from the library. */
   loadLora?: (name: string, weight: number) => Promise<{ spec: LoraSpec; shortHash: string }>;
+  /** Reads the textual-inversion embeddings the texts name (whole words), checked against nothing yet. */
+  loadEmbeddings?: (texts: readonly string[]) => Promise<{ spec: EmbeddingSpec; shortHash: string }[]>;
   /** The prediction type the user set by hand for a model folder, if any. */
   predictionOverride?: (modelDir: string) => 'epsilon' | 'v_prediction' | 'sample' | null;
   /** The PNG bytes of a gallery image, for img2img from the gallery. */
@@ -81,7 +92,13 @@ export class GenerationService {
     this.stopped = true;
   }
 
-  submit(request: GenerateRequest, options: { parentImageId?: number } = {}): { jobId: string } {
+  submit(input: GenerateRequestInput, options: { parentImageId?: number } = {}): { jobId: string } {
+    const parsed = zGenerateRequest.safeParse(input);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new AppError('VALIDATION', `Invalid request: ${issue?.path.join('.') || '(input)'}: ${issue?.message}.`);
+    }
+    const request = parsed.data;
     const seed = request.seed === -1 ? randomInt(0, 2 ** 32 - 1) : request.seed;
     const job: Job = {
       id: randomUUID(),
@@ -107,7 +124,7 @@ export class GenerationService {
     const record: JobRecord = {
       job,
       request: { ...request, seed },
-      parentImageId: options.parentImageId ?? request.initImageId ?? null,
+      parentImageId: options.parentImageId ?? request.initImageId ?? request.parentImageId ?? null,
     };
     this.queue.push(record);
     this.deps.jobs?.add(record);
@@ -176,14 +193,29 @@ export class GenerationService {
     this.deps.emit('job.updated', structuredClone(job));
     try {
       const modelDir = request.model === DEMO_MODEL ? await this.deps.demoModel() : request.model;
-      const init = request.mode === 'img2img' ? await this.initImage(request) : undefined;
+      const init = request.mode === 'txt2img' ? undefined : await this.initImage(request);
+      const notices: string[] = [];
+      let mask: DiffusionRequest['mask'];
+      if (request.mode === 'inpaint' && request.mask) {
+        const decoded = await this.deps.codec.decodeMask(
+          Buffer.from(request.mask, 'base64'),
+          request.width,
+          request.height,
+        );
+        if (decoded.rescaled) notices.push(decoded.rescaled);
+        mask = { width: request.width, height: request.height, data: decoded.mask };
+      }
       // `<lora:NAME:W>` tags name LoRAs to merge; like A1111, the tags themselves are not encoded.
       const tags = extractLoraTags(request.prompt);
       const loras = [];
       for (const tag of tags.loras) {
         if (!this.deps.loadLora) throw new AppError('UNSUPPORTED', 'LoRAs are not available here.');
-        loras.push(await this.deps.loadLora(tag.name, tag.weight));
+        const lora = await this.deps.loadLora(tag.name, tag.weight);
+        // `<lora:NAME:TE:UNET>`: A1111's separate text-encoder and UNet weights.
+        if (tag.unetWeight !== undefined) lora.spec.unetWeight = tag.unetWeight;
+        loras.push(lora);
       }
+      const embeddings = (await this.deps.loadEmbeddings?.([tags.prompt, request.negativePrompt])) ?? [];
       for (let run = 0; run < request.batchCount; run++) {
         const seed = (job.request.seed + run) % 2 ** 32;
         const diffusion: DiffusionRequest = {
@@ -198,7 +230,11 @@ export class GenerationService {
           rng: request.rng,
           batchSize: request.batchSize,
         };
+        Object.assign(diffusion, modeFields(request));
         if (init) diffusion.init = init;
+        if (mask) diffusion.mask = mask;
+        if (request.refiner)
+          diffusion.refiner = { modelDir: request.refiner.model, switchAt: request.refiner.switchAt };
         const prediction = this.deps.predictionOverride?.(modelDir);
         if (prediction) diffusion.predictionType = prediction;
         const started = performance.now();
@@ -207,6 +243,7 @@ export class GenerationService {
           modelDir,
           request: diffusion,
           loras: loras.map((l) => l.spec),
+          embeddings: embeddings.map((e) => e.spec),
           previewEvery: this.deps.previewEvery ?? PREVIEW_EVERY,
           previewDecoders: this.deps.previewDecoders?.() ?? {},
           onStep: (step, total, preview) =>
@@ -214,6 +251,13 @@ export class GenerationService {
         });
         await this.progressChain; // the last step's progress goes out before the results
         job.provider = result.provider;
+        const info = result.info;
+        job.path = info?.path ?? null;
+        job.notices = [...new Set([...notices, ...(info?.notices ?? [])])];
+        let images = result.images;
+        if (request.colorMatch && init && (request.mode === 'inpaint' || request.mode === 'outpaint')) {
+          images = images.map((image) => matchColours(image, init.image, mask, info?.outpaintExtents ?? null));
+        }
         const recipe: SumiRecipe = {
           mode: request.mode,
           prompt: request.prompt,
@@ -224,25 +268,34 @@ export class GenerationService {
           cfg: request.cfg,
           width: request.width,
           height: request.height,
-          ...(init ? { strength: request.strength } : {}),
+          ...(init && request.mode !== 'upscale' ? { strength: request.strength } : {}),
+          ...recipeModeFields(request, info?.path),
           model: { name: basename(modelDir) },
-          loras: loras.map((l) => ({ name: l.spec.name, weight: l.spec.weight, hash: l.shortHash })),
+          loras: loras.map((l) => ({
+            name: l.spec.name,
+            weight: l.spec.weight,
+            ...(l.spec.unetWeight !== undefined ? { unetWeight: l.spec.unetWeight } : {}),
+            hash: l.shortHash,
+          })),
+          ...(embeddings.length
+            ? { embeddings: embeddings.map((e) => ({ name: e.spec.name, hash: e.shortHash })) }
+            : {}),
           rng: request.rng,
           appVersion: this.deps.appVersion,
         };
-        const images = [];
-        for (const [i, image] of result.images.entries()) {
+        const pngs = [];
+        for (const [i, image] of images.entries()) {
           // Every PNG carries its recipe: A1111's infotext for other tools, the full recipe for us.
           const png = withTextChunks(await this.deps.codec.encodePng(image), [
             { keyword: 'parameters', text: formatInfotext(recipe), kind: 'tEXt' },
             { keyword: 'sumi', text: JSON.stringify(recipe), kind: 'iTXt' },
           ]);
-          images.push({ png, seed, width: image.width, height: image.height, batchIndex: i });
+          pngs.push({ png, seed, width: image.width, height: image.height, batchIndex: i });
         }
         const items = await this.deps.results({
           recipe,
           request: { ...request, seed },
-          images,
+          images: pngs,
           timings: { ...result.timings, totalMs: performance.now() - started },
           executionProvider: result.provider,
           ortVersion: this.deps.engine.ortVersion ?? 'unknown',
@@ -276,7 +329,7 @@ export class GenerationService {
     if (request.initImage) bytes = Buffer.from(request.initImage, 'base64');
     else if (request.initImageId !== undefined && this.deps.galleryImage)
       bytes = this.deps.galleryImage(request.initImageId);
-    else throw new AppError('VALIDATION', 'initImage: img2img needs an init image.');
+    else throw new AppError('VALIDATION', `initImage: ${request.mode} needs an init image.`);
     return { image: await this.deps.codec.decodeTo(bytes, request.width, request.height), strength: request.strength };
   }
 
@@ -324,4 +377,71 @@ export class GenerationService {
   }
 
   private progressChain: Promise<void> = Promise.resolve();
+}
+
+/** The mode's own fields, as the engine takes them (the contract filled in the defaults). */
+function modeFields(request: GenerateRequest): Partial<DiffusionRequest> {
+  switch (request.mode) {
+    case 'txt2img':
+      return request.hires
+        ? { mode: 'txt2img', hires: request.hires, tiledVae: request.tiledVae }
+        : { mode: 'txt2img', tiledVae: request.tiledVae };
+    case 'img2img':
+      return { mode: 'img2img', tiledVae: request.tiledVae };
+    case 'inpaint':
+      return {
+        mode: 'inpaint',
+        maskBlur: request.maskBlur,
+        inpaintArea: request.inpaintArea,
+        inpaintPadding: request.inpaintPadding,
+        maskedContent: request.maskedContent,
+        tiledVae: request.tiledVae,
+      };
+    case 'outpaint':
+      return {
+        mode: 'outpaint',
+        maskBlur: request.maskBlur,
+        maskedContent: request.maskedContent,
+        outpaintFill: request.outpaintFill,
+        tiledVae: request.tiledVae,
+        ...(request.outpaint ? { outpaint: request.outpaint } : {}),
+      };
+    case 'upscale':
+      return {
+        mode: 'upscale',
+        upscale: request.upscale ?? { strength: 0.3, steps: 0 },
+        tiledVae: request.tiledVae,
+      };
+  }
+}
+
+/** What the recipe records of the mode (so the gallery can show it and A1111 can read it). */
+function recipeModeFields(request: GenerateRequest, path: string | undefined): Partial<SumiRecipe> {
+  const out: Partial<SumiRecipe> = {};
+  if (request.mode === 'inpaint' || request.mode === 'outpaint') {
+    out.inpaint = {
+      maskBlur: request.maskBlur,
+      area: request.mode === 'inpaint' ? request.inpaintArea : 'full',
+      padding: request.inpaintPadding,
+      maskedContent: request.maskedContent,
+      ...(request.colorMatch ? { colorMatch: true } : {}),
+      ...(path ? { path } : {}),
+    };
+  }
+  if (request.mode === 'outpaint' && request.outpaint)
+    out.outpaint = { ...request.outpaint, fill: request.outpaintFill };
+  if (request.mode === 'upscale') out.upscale = request.upscale ?? { strength: 0.3, steps: 0 };
+  if (request.hires) {
+    out.hires = {
+      width: request.hires.width,
+      height: request.hires.height,
+      ...(request.hires.steps > 0 ? { steps: request.hires.steps } : {}),
+      upscaler: request.hires.upscaler === 'latent' ? 'Latent' : 'Lanczos',
+      denoisingStrength: request.hires.strength,
+    };
+  }
+  if (request.refiner)
+    out.refiner = { model: { name: basename(request.refiner.model) }, switchAt: request.refiner.switchAt };
+  if (request.tiledVae) out.tiledVae = true;
+  return out;
 }

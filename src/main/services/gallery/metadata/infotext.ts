@@ -15,7 +15,10 @@ import { zRngKind, zSamplerName, type SamplerName } from '@contract';
 
 export const zSumiLora = z.strictObject({
   name: z.string().min(1),
+  /** The text encoder's strength, and the UNet's unless `unetWeight` says otherwise. */
   weight: z.number(),
+  /** A1111's `<lora:name:te:unet>`: the UNet's own strength. */
+  unetWeight: z.number().optional(),
   /** A1111's LoRA short hash: the first 12 hex digits of the file's SHA-256. */
   hash: z.string().optional(),
 });
@@ -32,8 +35,19 @@ export const zSumiHires = z.strictObject({
 });
 
 /** Everything needed to make an image again, as the gallery stores it and the `sumi` chunk holds it. */
+/** How an inpaint or outpaint was made (the mask itself is in the gallery, by hash). */
+export const zSumiInpaint = z.strictObject({
+  maskBlur: z.int().min(0),
+  area: z.enum(['full', 'masked']),
+  padding: z.int().min(0),
+  maskedContent: z.enum(['original', 'latent-noise', 'fill']),
+  colorMatch: z.boolean().optional(),
+  /** Which engine path ran: the inpainting UNet, or masked blending with an ordinary UNet. */
+  path: z.string().optional(),
+});
+
 export const zSumiRecipe = z.strictObject({
-  mode: z.enum(['txt2img', 'img2img']),
+  mode: z.enum(['txt2img', 'img2img', 'inpaint', 'outpaint', 'upscale']),
   prompt: z.string(),
   negativePrompt: z.string(),
   seed: z.int().min(0).max(4294967295),
@@ -54,6 +68,22 @@ export const zSumiRecipe = z.strictObject({
   }),
   loras: z.array(zSumiLora),
   hires: zSumiHires.optional(),
+  /** Textual-inversion embeddings the prompts used, with A1111's short hashes (`TI hashes`). */
+  embeddings: z.array(z.strictObject({ name: z.string(), hash: z.string().optional() })).optional(),
+  inpaint: zSumiInpaint.optional(),
+  outpaint: z
+    .strictObject({
+      left: z.int().min(0),
+      top: z.int().min(0),
+      right: z.int().min(0),
+      bottom: z.int().min(0),
+      fill: z.enum(['edge', 'blur', 'noise']),
+    })
+    .optional(),
+  /** upscale: the img2img pass after the Lanczos resize (strength 0 = none). */
+  upscale: z.strictObject({ strength: z.number().min(0).max(1), steps: z.int().min(0) }).optional(),
+  refiner: z.strictObject({ model: z.strictObject({ name: z.string() }), switchAt: z.number() }).optional(),
+  tiledVae: z.boolean().optional(),
   /** CLIP skip; 1 (the default) is not written. */
   clipSkip: z.int().min(1).optional(),
   rng: zRngKind,
@@ -379,7 +409,7 @@ function backcompat(d: A1111Params): void {
 // ---------------------------------------------------------------------------------------------
 
 const SUMI_VERSION_PREFIX = 'Sumi Studio ';
-const LORA_TAG = /[ \t]*<lora:([^:>]+)(?::([^:>]*))?(?::[^>]*)?>/g;
+const LORA_TAG = /[ \t]*<lora:([^:>]+)(?::([^>]*))?>/g;
 
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -400,11 +430,17 @@ export function formatInfotext(recipe: SumiRecipe): string {
   let prompt = recipe.prompt;
   for (const lora of recipe.loras) {
     const named = new RegExp(`<lora:${escapeRegExp(lora.name)}(?::[^>]*)?>`);
-    if (!named.test(prompt)) prompt += `${prompt === '' ? '' : ' '}<lora:${lora.name}:${lora.weight}>`;
+    const weights = lora.unetWeight === undefined ? `${lora.weight}` : `${lora.weight}:${lora.unetWeight}`;
+    if (!named.test(prompt)) prompt += `${prompt === '' ? '' : ' '}<lora:${lora.name}:${weights}>`;
   }
 
   const { sampler, scheduleType } = A1111_SAMPLERS[recipe.sampler];
-  const denoising = recipe.mode === 'img2img' ? recipe.strength : recipe.hires?.denoisingStrength;
+  const denoising =
+    recipe.mode === 'txt2img'
+      ? recipe.hires?.denoisingStrength
+      : recipe.mode === 'upscale'
+        ? recipe.upscale?.strength || undefined
+        : recipe.strength;
   const params: [string, string | number | undefined][] = [
     ['Steps', recipe.steps],
     ['Sampler', sampler],
@@ -418,6 +454,19 @@ export function formatInfotext(recipe: SumiRecipe): string {
     ['Clip skip', recipe.clipSkip !== undefined && recipe.clipSkip > 1 ? recipe.clipSkip : undefined],
     ['RNG', recipe.rng === 'torch-cpu' ? 'CPU' : recipe.rng],
   ];
+  // A1111's img2img-tab parameters for inpainting (modules/processing.py extra_generation_params).
+  const inpaint = recipe.inpaint;
+  if (inpaint) {
+    params.push(['Mask blur', inpaint.maskBlur]);
+    if (inpaint.area === 'masked') {
+      params.push(['Inpaint area', 'Only masked']);
+      params.push(['Masked area padding', inpaint.padding]);
+    }
+  }
+  if (recipe.refiner) {
+    params.push(['Refiner', recipe.refiner.model.name]);
+    params.push(['Refiner switch at', recipe.refiner.switchAt]);
+  }
   const hires = recipe.mode === 'txt2img' ? recipe.hires : undefined;
   if (hires) {
     if (hires.width !== undefined && hires.height !== undefined) {
@@ -432,6 +481,9 @@ export function formatInfotext(recipe: SumiRecipe): string {
   if (hashed.length > 0) {
     params.push(['Lora hashes', hashed.map((l) => `${loraHashAlias(l.name)}: ${l.hash ?? ''}`).join(', ')]);
   }
+  const tis = (recipe.embeddings ?? []).filter((e) => e.hash);
+  if (tis.length > 0)
+    params.push(['TI hashes', tis.map((e) => `${loraHashAlias(e.name)}: ${e.hash ?? ''}`).join(', ')]);
   params.push(['Version', `${SUMI_VERSION_PREFIX}${recipe.appVersion}`]);
 
   const line = params
@@ -474,12 +526,30 @@ export function parseLoraHashes(text: string): Map<string, string> {
   return out;
 }
 
-/** `<lora:name:weight>` tags in a prompt, and the prompt without them. */
-export function extractLoraTags(prompt: string): { prompt: string; loras: { name: string; weight: number }[] } {
-  const loras: { name: string; weight: number }[] = [];
-  const stripped = prompt.replace(LORA_TAG, (_tag, name: string, weight: string | undefined) => {
-    const w = weight === undefined || weight.trim() === '' ? 1 : Number(weight);
-    loras.push({ name, weight: Number.isFinite(w) ? w : 1 });
+/**
+ * `<lora:name:weight>` tags in a prompt, and the prompt without them. As in A1111, `<lora:name:te:unet>`
+ * (or `te=` / `unet=`) gives the UNet its own strength, `unetWeight`, set only when it differs from `weight`.
+ */
+export function extractLoraTags(prompt: string): {
+  prompt: string;
+  loras: { name: string; weight: number; unetWeight?: number }[];
+} {
+  const loras: { name: string; weight: number; unetWeight?: number }[] = [];
+  const stripped = prompt.replace(LORA_TAG, (_tag, name: string, rest: string | undefined) => {
+    const positional: string[] = [];
+    const named = new Map<string, string>();
+    for (const arg of rest === undefined ? [] : rest.split(':')) {
+      const eq = arg.indexOf('=');
+      if (eq > 0) named.set(arg.slice(0, eq).trim(), arg.slice(eq + 1));
+      else positional.push(arg);
+    }
+    const number = (text: string | undefined, fallback: number): number => {
+      const n = text === undefined || text.trim() === '' ? fallback : Number(text);
+      return Number.isFinite(n) ? n : fallback;
+    };
+    const weight = number(named.get('te') ?? positional[0], 1);
+    const unetWeight = number(named.get('unet') ?? positional[1], weight);
+    loras.push(unetWeight === weight ? { name, weight } : { name, weight, unetWeight });
     return '';
   });
   return { prompt: stripped.replace(/^[ \t]+/, ''), loras };
@@ -554,6 +624,18 @@ export function recipeFromA1111(params: A1111Params): Partial<SumiRecipe> {
   } else if (denoising !== undefined && denoising > 0) {
     recipe.mode = 'img2img';
     recipe.strength = denoising;
+    const maskBlur = int(params['Mask blur']);
+    if (maskBlur !== undefined) {
+      // A1111 writes "Mask blur" only when a mask was used: an inpaint.
+      recipe.mode = 'inpaint';
+      const onlyMasked = str(params['Inpaint area']) === 'Only masked';
+      recipe.inpaint = {
+        maskBlur,
+        area: onlyMasked ? 'masked' : 'full',
+        padding: int(params['Masked area padding']) ?? 32,
+        maskedContent: 'original',
+      };
+    }
   } else {
     recipe.mode = 'txt2img';
   }
