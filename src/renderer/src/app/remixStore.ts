@@ -67,3 +67,41 @@ export function remixFrom(recipe: Record<string, unknown>, source: string): Remi
   }
   return out;
 }
+
+/** A gallery image offered to the Studio's canvas ("Send to canvas"), taken once like a remix. */
+export interface CanvasImageOffer {
+  imageId: number;
+  /** The image's media path (`outputs/…`), for loading its pixels. */
+  media?: string;
+  width?: number;
+  height?: number;
+  /** Where it came from, for the notice the canvas shows. */
+  source: string;
+}
+
+let pendingCanvas: CanvasImageOffer | null = null;
+const canvasListeners = new Set<() => void>();
+
+export function sendToCanvas(
+  imageId: number,
+  details: Omit<CanvasImageOffer, 'imageId' | 'source'> & { source?: string } = {},
+): void {
+  pendingCanvas = { source: `gallery image #${imageId}`, ...details, imageId };
+  canvasListeners.forEach((l) => l());
+}
+
+export function takeCanvasImage(): CanvasImageOffer | null {
+  const taken = pendingCanvas;
+  pendingCanvas = null;
+  return taken;
+}
+
+export function usePendingCanvasImage(): CanvasImageOffer | null {
+  return useSyncExternalStore(
+    (listener) => {
+      canvasListeners.add(listener);
+      return () => canvasListeners.delete(listener);
+    },
+    () => pendingCanvas,
+  );
+}

@@ -1,16 +1,25 @@
-import { useCallback, useEffect, useRef, useState, type KeyboardEvent } from 'react';
+import { memo, useCallback, useEffect, useMemo, useRef, useState, type KeyboardEvent, type MouseEvent } from 'react';
 import type { Board, GalleryDetail, GalleryItem } from '@contract';
 import { mediaUrl } from '../../api/media';
+import type { HostKind } from '../../api/transport';
 import { useEvent, useStudio } from '../../api/StudioProvider';
 import { PageHeader } from '../../app/PageHeader';
-import { offerRemix, remixFrom } from '../../app/remixStore';
+import { GalleryDetailPanel } from './GalleryDetailPanel';
+import { afterRemoval, emptySelection, selectAt, selectOnly, targetIds, type Selection } from './gallerySelection';
 import { ImportFolder } from './ImportFolder';
+import { useGalleryPages } from './useGalleryPages';
+import { VirtualGrid } from './VirtualGrid';
+import './gallery.css';
 
-const PAGE = 60;
+/** Thumbnail cells: square, at least this wide, widened to share the row (the same size for every cell). */
+export const CELL_SIZE = 160;
+export const CELL_GAP = 8;
 
 /**
- * Every generation, newest first, with prompt search and a detail view holding the recipe and the
- * actions (regenerate, variation, favourite, trash). Pages load as the grid scrolls (keyset cursors).
+ * Every generation, newest first, in a virtualised grid (see README.md): prompt search, filters,
+ * multi-select (Ctrl/Cmd-click, Shift-click, Shift+arrows), keyboard actions (arrows, Enter opens
+ * the detail view, Delete trashes or restores, F favourites) and a detail view with the recipe,
+ * lineage and actions. Pages load as the grid nears its end (keyset cursors).
  */
 export function GalleryPage() {
   const { client, hostKind } = useStudio();
@@ -19,133 +28,180 @@ export function GalleryPage() {
   const [favouritesOnly, setFavouritesOnly] = useState(false);
   const [boardId, setBoardId] = useState<number | null>(null);
   const [boards, setBoards] = useState<Board[]>([]);
+  const [message, setMessage] = useState<string | null>(null);
+  const [selection, setSelection] = useState<Selection>(emptySelection);
+  const [detail, setDetail] = useState<GalleryDetail | null>(null);
+  const detailRef = useRef<HTMLElement>(null);
+  /** An image to focus in the grid once it is rendered (after a removal moved the selection). */
+  const focusAfterRender = useRef<number | null>(null);
+
   const refreshBoards = useCallback(() => {
     client.invoke('boards.list', {}).then(setBoards, () => undefined);
   }, [client]);
   useEffect(refreshBoards, [refreshBoards]);
-  const [items, setItems] = useState<GalleryItem[]>([]);
-  const [cursor, setCursor] = useState<string | null>(null);
-  const [done, setDone] = useState(false);
-  const [selected, setSelected] = useState<number | null>(null);
-  const [detail, setDetail] = useState<GalleryDetail | null>(null);
-  const [message, setMessage] = useState<string | null>(null);
-  const loading = useRef(false);
-  const sentinel = useRef<HTMLDivElement>(null);
-  const generation = useRef(0);
 
-  const load = useCallback(
-    async (reset: boolean) => {
-      if (loading.current && !reset) return;
-      loading.current = true;
-      const mine = reset ? ++generation.current : generation.current;
-      try {
-        const page = await client.invoke('gallery.page', {
-          limit: PAGE,
-          cursor: reset ? null : cursor,
-          ...(search.trim() ? { search: search.trim() } : {}),
-          filters: {
-            trashed: showTrash,
-            ...(favouritesOnly ? { favourite: true } : {}),
-            ...(boardId !== null ? { boardId } : {}),
-          },
-        });
-        if (mine !== generation.current) return;
-        setItems((prev) => (reset ? page.items : [...prev, ...page.items]));
-        setCursor(page.nextCursor);
-        setDone(page.nextCursor === null);
-      } finally {
-        loading.current = false;
-      }
-    },
-    [client, cursor, search, showTrash, favouritesOnly, boardId],
+  const query = useMemo(
+    () => ({ search, trashed: showTrash, favourite: favouritesOnly, boardId }),
+    [search, showTrash, favouritesOnly, boardId],
   );
+  const pages = useGalleryPages(client, query, setMessage);
+  const { items } = pages;
 
-  useEffect(() => {
-    const timer = setTimeout(() => void load(true), 150);
-    return () => clearTimeout(timer);
-    // Reload from the top when the query changes (load is rebuilt then), not when the cursor moves.
-  }, [search, showTrash, favouritesOnly, boardId]); // load is deliberately left out: it changes with every cursor
-
-  useEffect(() => {
-    const el = sentinel.current;
-    if (!el || done) return;
-    const observer = new IntersectionObserver((entries) => {
-      if (entries.some((e) => e.isIntersecting)) void load(false);
-    });
-    observer.observe(el);
-    return () => observer.disconnect();
-  }, [load, done]);
-
+  const filtered = showTrash || search.trim() !== '' || favouritesOnly || boardId !== null;
   useEvent(
     'gallery.added',
     useCallback(
       (event) => {
         // Unfiltered, new images go on top; under a search or filter, the query decides: ask again.
-        if (!showTrash && !search.trim() && !favouritesOnly && boardId === null) {
-          setItems((prev) => [...event.items, ...prev]);
-        } else {
-          void load(true);
-        }
+        if (!filtered) pages.prepend(event.items);
+        else pages.reload();
       },
-      [showTrash, search, favouritesOnly, boardId, load],
+      [filtered, pages.prepend, pages.reload],
     ),
   );
 
+  const activeIndex = useMemo(
+    () => (selection.active === null ? -1 : items.findIndex((i) => i.id === selection.active)),
+    [items, selection.active],
+  );
+  // An image opened from the lineage may not be loaded in the grid: show it from the detail we have.
+  const activeItem =
+    items[activeIndex] ??
+    (detail
+      ? [detail.item, ...detail.ancestors, ...detail.children].find((i) => i.id === selection.active)
+      : undefined);
+
   useEffect(() => {
-    if (selected === null) {
+    if (selection.active === null) {
       setDetail(null);
       return;
     }
     let live = true;
-    client.invoke('gallery.get', { id: selected }).then(
-      (d) => live && setDetail(d),
-      (err: Error) => live && setMessage(err.message),
-    );
+    // Arrow keys move fast: fetch the recipe once the selection rests.
+    const timer = setTimeout(() => {
+      client.invoke('gallery.get', { id: selection.active as number }).then(
+        (d) => live && setDetail(d),
+        (err: Error) => live && setMessage(err.message),
+      );
+    }, 60);
     return () => {
       live = false;
+      clearTimeout(timer);
     };
-  }, [client, selected]);
+  }, [client, selection.active]);
 
-  const act = async (work: () => Promise<unknown>, done: string): Promise<void> => {
+  useEffect(() => {
+    const id = focusAfterRender.current;
+    if (id === null) return;
+    focusAfterRender.current = null;
+    document.getElementById(`gallery-item-${id}`)?.focus({ preventScroll: true });
+  });
+
+  const act = useCallback(async (work: () => Promise<unknown>, done: string): Promise<boolean> => {
     try {
       await work();
       setMessage(done);
+      return true;
     } catch (err) {
       setMessage(err instanceof Error ? err.message : String(err));
+      return false;
     }
+  }, []);
+
+  const setFavourite = async (ids: number[], favourite: boolean): Promise<void> => {
+    if (ids.length === 0) return;
+    const ok = await act(
+      () => client.invoke('gallery.update', { ids, favourite }),
+      favourite ? 'Marked as favourite.' : 'No longer a favourite.',
+    );
+    if (!ok) return;
+    const set = new Set(ids);
+    pages.patch(set, { favourite });
+    setDetail((d) => (d && set.has(d.item.id) ? { ...d, item: { ...d.item, favourite } } : d));
   };
 
-  const onGridKey = (e: KeyboardEvent<HTMLUListElement>): void => {
-    if (selected === null || items.length === 0) return;
-    const index = items.findIndex((i) => i.id === selected);
-    const columns = Math.max(1, Math.round((e.currentTarget.clientWidth || 1) / 176));
-    const delta = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: columns, ArrowUp: -columns }[e.key];
-    if (delta !== undefined) {
+  /** Trash (or, in the trash view, restore) `ids`, then select the item that took the active one's place. */
+  const trashOrRestore = async (ids: number[], restore: boolean, refocus: boolean): Promise<void> => {
+    if (ids.length === 0) return;
+    const ok = await act(
+      () => client.invoke(restore ? 'gallery.restore' : 'gallery.trash', { ids }),
+      restore
+        ? `Restored ${ids.length === 1 ? 'the image' : `${ids.length} images`}.`
+        : `Moved ${ids.length === 1 ? 'the image' : `${ids.length} images`} to the trash.`,
+    );
+    if (!ok) return;
+    const removed = new Set(ids);
+    const next = afterRemoval(
+      selection,
+      items.map((i) => i.id),
+      removed,
+    );
+    pages.remove(removed);
+    setSelection(next);
+    if (refocus && next.active !== null) focusAfterRender.current = next.active;
+  };
+
+  const onCellClick = (index: number, e: MouseEvent<HTMLButtonElement>): void => {
+    setSelection((s) =>
+      selectAt(
+        s,
+        items.map((i) => i.id),
+        index,
+        { toggle: e.ctrlKey || e.metaKey, range: e.shiftKey },
+      ),
+    );
+  };
+
+  // One callback for every cell (reading the latest onCellClick), so that memoised cells skip re-rendering.
+  const onCellClickRef = useRef(onCellClick);
+  onCellClickRef.current = onCellClick;
+  const onCellClickStable = useCallback(
+    (index: number, e: MouseEvent<HTMLButtonElement>) => onCellClickRef.current(index, e),
+    [],
+  );
+
+  const onNavigate = (index: number, e: KeyboardEvent<HTMLElement>): void => {
+    setSelection((s) =>
+      selectAt(
+        s,
+        items.map((i) => i.id),
+        index,
+        { range: e.shiftKey },
+      ),
+    );
+  };
+
+  const onGridKey = (e: KeyboardEvent<HTMLElement>): void => {
+    if (e.altKey) return;
+    const modified = e.ctrlKey || e.metaKey;
+    if (e.key === 'Enter' && !modified && selection.active !== null) {
       e.preventDefault();
-      const next = items[Math.min(items.length - 1, Math.max(0, index + delta))];
-      if (next) {
-        setSelected(next.id);
-        document.getElementById(`gallery-item-${next.id}`)?.focus();
-      }
-    } else if (e.key === 'Delete' && !showTrash) {
-      void act(() => client.invoke('gallery.trash', { ids: [selected] }), 'Moved to the trash.').then(() => {
-        setItems((list) => list.filter((i) => i.id !== selected));
-        setSelected(null);
-      });
-    } else if (e.key === 'f' || e.key === 'F') {
-      const item = items[index];
-      if (item) void toggleFavourite(item);
+      detailRef.current?.focus();
+    } else if (e.key === 'Delete' || (e.key === 'Backspace' && e.metaKey)) {
+      e.preventDefault();
+      void trashOrRestore(targetIds(selection), showTrash, true);
+    } else if ((e.key === 'f' || e.key === 'F') && !modified) {
+      e.preventDefault();
+      const ids = targetIds(selection);
+      const chosen = new Set(ids);
+      const allFavourite = items.filter((i) => chosen.has(i.id)).every((i) => i.favourite);
+      void setFavourite(ids, !allFavourite);
+    } else if (e.key === 'Escape' && selection.ids.size > 1 && selection.active !== null) {
+      e.preventDefault();
+      setSelection(selectOnly(selection.active));
     }
   };
 
-  const toggleFavourite = async (item: GalleryItem): Promise<void> => {
-    await client.invoke('gallery.update', { ids: [item.id], favourite: !item.favourite });
-    setItems((list) => list.map((i) => (i.id === item.id ? { ...i, favourite: !i.favourite } : i)));
-    setDetail((d) => (d && d.item.id === item.id ? { ...d, item: { ...d.item, favourite: !d.item.favourite } } : d));
+  const openImage = (id: number): void => {
+    setSelection(selectOnly(id));
   };
+
+  const selectedCount = selection.ids.size;
+  // The one tab stop of the grid: the active cell, else the first.
+  const tabStop = activeIndex >= 0 ? activeIndex : 0;
 
   return (
-    <>
+    <div className="gallery-page">
       <PageHeader title="Gallery" subtitle="Every generation, with its full recipe and seed.">
         <input
           type="search"
@@ -154,7 +210,7 @@ export function GalleryPage() {
           value={search}
           onChange={(e) => setSearch(e.target.value)}
         />
-        <ImportFolder onDone={() => void load(true)} />
+        <ImportFolder onDone={pages.reload} />
         <select
           aria-label="Board"
           value={boardId ?? ''}
@@ -186,14 +242,25 @@ export function GalleryPage() {
           Favourites
         </label>
         <label className="inline">
-          <input type="checkbox" checked={showTrash} onChange={(e) => setShowTrash(e.target.checked)} /> Trash
+          <input
+            type="checkbox"
+            checked={showTrash}
+            onChange={(e) => {
+              setShowTrash(e.target.checked);
+              setSelection(emptySelection);
+            }}
+          />{' '}
+          Trash
         </label>
         {showTrash && (
           <button
             type="button"
             className="secondary"
             onClick={() =>
-              void act(() => client.invoke('gallery.emptyTrash', {}), 'Trash emptied.').then(() => load(true))
+              void act(() => client.invoke('gallery.emptyTrash', {}), 'Trash emptied.').then(() => {
+                setSelection(emptySelection);
+                pages.reload();
+              })
             }
           >
             Empty trash
@@ -201,228 +268,144 @@ export function GalleryPage() {
         )}
       </PageHeader>
       {message && (
-        <p role="status" className="muted">
+        <p role="status" className="muted gallery-message">
           {message}
         </p>
       )}
-      <div className="gallery">
-        <div className="gallery-scroll">
-          {items.length === 0 && done ? (
-            <section className="empty-state" aria-label="Images">
-              <p>
-                {search
-                  ? 'No image matches this search.'
-                  : showTrash
-                    ? 'The trash is empty.'
-                    : 'No images yet: generate one in the Studio.'}
-              </p>
-            </section>
-          ) : (
-            <ul className="gallery-grid" aria-label="Images" onKeyDown={onGridKey}>
-              {items.map((item) => (
-                <li key={item.id}>
-                  <button
-                    type="button"
-                    id={`gallery-item-${item.id}`}
-                    className={`thumb${item.id === selected ? ' selected' : ''}`}
-                    aria-pressed={item.id === selected}
-                    aria-label={`Image, seed ${item.seed}: ${item.prompt.slice(0, 80)}`}
-                    onClick={() => setSelected(item.id)}
-                  >
-                    {item.thumb ? (
-                      <img src={mediaUrl(hostKind, item.thumb)} alt="" loading="lazy" width={160} height={160} />
-                    ) : (
-                      <span className="muted">File missing</span>
-                    )}
-                    {item.favourite && (
-                      <span className="fav" aria-label="Favourite">
-                        ★
-                      </span>
-                    )}
-                  </button>
-                </li>
-              ))}
-            </ul>
-          )}
-          <div ref={sentinel} className="sentinel" />
+      {selectedCount > 1 && (
+        <div className="gallery-selection" role="group" aria-label="Selection">
+          <span data-testid="selection-count">{selectedCount} selected</span>
+          <button
+            type="button"
+            className="secondary"
+            onClick={() => void setFavourite(targetIds(selection), true)}
+            title="Favourite every selected image (F)"
+          >
+            Favourite all
+          </button>
+          <button
+            type="button"
+            className="secondary"
+            onClick={() => void trashOrRestore(targetIds(selection), showTrash, false)}
+            title={showTrash ? 'Restore every selected image (Del)' : 'Move every selected image to the trash (Del)'}
+          >
+            {showTrash ? 'Restore all' : 'Trash all'}
+          </button>
+          <button
+            type="button"
+            className="ghost"
+            onClick={() => setSelection(selection.active === null ? emptySelection : selectOnly(selection.active))}
+          >
+            Clear selection
+          </button>
         </div>
-        {detail && (
-          <aside className="gallery-detail" aria-label="Image details">
-            <img src={mediaUrl(hostKind, detail.item.media)} alt={`Seed ${detail.item.seed}`} />
-            <div className="detail-actions">
-              <button
-                type="button"
-                onClick={() =>
-                  void act(
-                    () => client.invoke('gallery.rerun', { id: detail.item.id }),
-                    'Regenerating with the same seed…',
-                  )
-                }
-                title="Run the same recipe and seed again"
-              >
-                Regenerate
-              </button>
-              <button
-                type="button"
-                className="secondary"
-                title="Load this recipe into the Studio to change it"
-                onClick={() => {
-                  offerRemix(
-                    remixFrom({ ...detail.item, ...(detail.recipe ?? {}) }, `gallery image #${detail.item.id}`),
-                  );
-                  window.location.hash = '#/studio';
-                }}
-              >
-                Remix
-              </button>
-              <button
-                type="button"
-                className="secondary"
-                title="Start an img2img job from this image"
-                onClick={() => {
-                  offerRemix({
-                    ...remixFrom({ ...detail.item, ...(detail.recipe ?? {}) }, `gallery image #${detail.item.id}`),
-                    initImageId: detail.item.id,
-                    initMedia: detail.item.media,
-                    width: detail.item.width,
-                    height: detail.item.height,
-                  });
-                  window.location.hash = '#/studio';
-                }}
-              >
-                Use as init image
-              </button>
-              <button
-                type="button"
-                className="secondary"
-                onClick={() =>
-                  void act(
-                    () => client.invoke('gallery.rerun', { id: detail.item.id, newSeed: true }),
-                    'Making a variation with a new seed…',
-                  )
-                }
-              >
-                Variation
-              </button>
-              <button
-                type="button"
-                className="secondary"
-                aria-pressed={detail.item.favourite}
-                onClick={() => void toggleFavourite(detail.item)}
-                title="Favourite (F)"
-              >
-                {detail.item.favourite ? '★ Favourite' : '☆ Favourite'}
-              </button>
-              <button
-                type="button"
-                className="secondary"
-                onClick={() =>
-                  void act(
-                    () =>
-                      detail.item.trashed
-                        ? client.invoke('gallery.restore', { ids: [detail.item.id] })
-                        : client.invoke('gallery.trash', { ids: [detail.item.id] }),
-                    detail.item.trashed ? 'Restored.' : 'Moved to the trash.',
-                  ).then(() => {
-                    setItems((list) => list.filter((i) => i.id !== detail.item.id));
-                    setSelected(null);
-                  })
-                }
-                title={detail.item.trashed ? 'Restore' : 'Delete (Del)'}
-              >
-                {detail.item.trashed ? 'Restore' : 'Delete'}
-              </button>
-            </div>
-            <div className="detail-organise">
-              <label>
-                Rating{' '}
-                <select
-                  aria-label="Rating"
-                  value={detail.item.rating}
-                  onChange={(e) => {
-                    const rating = Number(e.target.value);
-                    void act(() => client.invoke('gallery.update', { ids: [detail.item.id], rating }), 'Rated.').then(
-                      () => setDetail((d) => (d ? { ...d, item: { ...d.item, rating } } : d)),
-                    );
-                  }}
-                >
-                  {[0, 1, 2, 3, 4, 5].map((r) => (
-                    <option key={r} value={r}>
-                      {r === 0 ? 'none' : '★'.repeat(r)}
-                    </option>
-                  ))}
-                </select>
-              </label>
-              <label>
-                Board{' '}
-                <select
-                  aria-label="Move to board"
-                  value={detail.item.boardId ?? ''}
-                  onChange={(e) => {
-                    const target = e.target.value === '' ? null : Number(e.target.value);
-                    void act(
-                      () => client.invoke('gallery.update', { ids: [detail.item.id], boardId: target }),
-                      'Moved.',
-                    ).then(() => {
-                      setDetail((d) => (d ? { ...d, item: { ...d.item, boardId: target } } : d));
-                      refreshBoards();
-                    });
-                  }}
-                >
-                  <option value="">No board</option>
-                  {boards.map((b) => (
-                    <option key={b.id} value={b.id}>
-                      {b.name}
-                    </option>
-                  ))}
-                </select>
-              </label>
-            </div>
-            <dl className="recipe">
-              <dt>Prompt</dt>
-              <dd data-testid="detail-prompt">{detail.item.prompt}</dd>
-              {detail.item.negativePrompt && (
-                <>
-                  <dt>Negative</dt>
-                  <dd>{detail.item.negativePrompt}</dd>
-                </>
-              )}
-              <dt>Seed</dt>
-              <dd data-testid="detail-seed">{detail.item.seed}</dd>
-              <dt>Sampler</dt>
-              <dd>
-                {detail.item.sampler}, {detail.item.steps} steps, CFG {detail.item.cfg}
-              </dd>
-              <dt>Size</dt>
-              <dd>
-                {detail.item.width}×{detail.item.height}
-              </dd>
-              <dt>Model</dt>
-              <dd>{detail.item.modelName}</dd>
-              <dt>Ran on</dt>
-              <dd>
-                {detail.executionProvider.toUpperCase() || 'unknown'} · ONNX Runtime {detail.ortVersion || 'unknown'}
-              </dd>
-              {detail.ancestors.length > 0 && (
-                <>
-                  <dt>Made from</dt>
-                  <dd>
-                    {detail.ancestors.map((a) => (
-                      <button key={a.id} type="button" className="ghost" onClick={() => setSelected(a.id)}>
-                        #{a.id}
-                      </button>
-                    ))}
-                  </dd>
-                </>
-              )}
-            </dl>
-            <details>
-              <summary>Parameters (A1111 format)</summary>
-              <pre className="infotext">{detail.infotext}</pre>
-            </details>
-          </aside>
+      )}
+      <div className="gallery">
+        {items.length === 0 && pages.done ? (
+          <section className="empty-state gallery-empty" aria-label="Images">
+            <p>
+              {search
+                ? 'No image matches this search.'
+                : showTrash
+                  ? 'The trash is empty.'
+                  : 'No images yet: generate one in the Studio.'}
+            </p>
+          </section>
+        ) : (
+          <VirtualGrid
+            items={items}
+            getKey={(item: GalleryItem) => item.id}
+            label="Images"
+            cellWidth={CELL_SIZE}
+            cellHeight={CELL_SIZE}
+            square
+            gap={CELL_GAP}
+            overscanRows={3}
+            activeIndex={activeIndex}
+            onNavigate={onNavigate}
+            onKeyDown={onGridKey}
+            hasMore={!pages.done}
+            onNearEnd={pages.loadMore}
+            resetKey={pages.queryKey}
+            renderCell={(item, index) => (
+              <GalleryCell
+                item={item}
+                index={index}
+                selected={selection.ids.has(item.id)}
+                active={item.id === selection.active}
+                tabStop={index === tabStop}
+                hostKind={hostKind}
+                onClick={onCellClickStable}
+              />
+            )}
+          />
+        )}
+        {activeItem && (
+          <GalleryDetailPanel
+            ref={detailRef}
+            client={client}
+            hostKind={hostKind}
+            item={activeItem}
+            detail={detail}
+            boards={boards}
+            act={act}
+            onOpenImage={openImage}
+            onToggleFavourite={(item) => void setFavourite([item.id], !item.favourite)}
+            onTrashOrRestore={(item) => void trashOrRestore([item.id], item.trashed, false)}
+            onChanged={(id, change) => {
+              pages.patch(new Set([id]), change);
+              setDetail((d) => (d && d.item.id === id ? { ...d, item: { ...d.item, ...change } } : d));
+            }}
+            onBoardsChanged={refreshBoards}
+            onLeave={() => document.getElementById(`gallery-item-${selection.active}`)?.focus()}
+          />
         )}
       </div>
-    </>
+    </div>
   );
 }
+
+interface GalleryCellProps {
+  item: GalleryItem;
+  index: number;
+  selected: boolean;
+  active: boolean;
+  /** The grid's one tab stop. */
+  tabStop: boolean;
+  hostKind: HostKind;
+  onClick: (index: number, e: MouseEvent<HTMLButtonElement>) => void;
+}
+
+/** One thumbnail; memoised, so scrolling renders only the cells that come into view. */
+const GalleryCell = memo(function GalleryCell({
+  item,
+  index,
+  selected,
+  active,
+  tabStop,
+  hostKind,
+  onClick,
+}: GalleryCellProps) {
+  return (
+    <button
+      type="button"
+      id={`gallery-item-${item.id}`}
+      className={`thumb${selected ? ' selected' : ''}${active ? ' active' : ''}`}
+      aria-pressed={selected}
+      tabIndex={tabStop ? 0 : -1}
+      aria-label={`Image, seed ${item.seed}: ${item.prompt.slice(0, 80)}`}
+      onClick={(e) => onClick(index, e)}
+    >
+      {item.thumb ? (
+        <img src={mediaUrl(hostKind, item.thumb)} alt="" decoding="async" width={CELL_SIZE} height={CELL_SIZE} />
+      ) : (
+        <span className="muted">File missing</span>
+      )}
+      {item.favourite && (
+        <span className="fav" aria-label="Favourite">
+          ★
+        </span>
+      )}
+    </button>
+  );
+});
