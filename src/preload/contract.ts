@@ -517,6 +517,8 @@ export const zLibraryEntry = z.object({
   triggerWords: z.array(z.string()),
   /** A1111's short hash (10 hex for models, 12 for LoRAs), once hashed. */
   shortHash: z.string().nullable(),
+  /** Models: inpainting, LCM or Turbo (the Studio's defaults follow it); null for LoRAs and embeddings. */
+  variant: z.enum(modelVariants).nullable(),
 });
 export type LibraryEntry = z.infer<typeof zLibraryEntry>;
 

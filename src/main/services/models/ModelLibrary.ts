@@ -172,14 +172,16 @@ export class ModelLibrary {
       overridden: Boolean(user.family || user.predictionType),
       triggerWords: [],
       shortHash: null,
+      variant: null,
     };
     try {
-      const missing = [
-        'unet/model.onnx',
-        'text_encoder/model.onnx',
-        'vae_decoder/model.onnx',
-        'tokenizer/vocab.json',
-      ].filter((p) => !existsSync(join(dir, p)));
+      // An SDXL refiner has only the second text encoder; every other model has the first.
+      const encoder = existsSync(join(dir, 'text_encoder'))
+        ? ['text_encoder/model.onnx', 'tokenizer/vocab.json']
+        : ['text_encoder_2/model.onnx', 'tokenizer_2/vocab.json'];
+      const missing = ['unet/model.onnx', ...encoder, 'vae_decoder/model.onnx'].filter(
+        (p) => !existsSync(join(dir, p)),
+      );
       if (missing.length) throw new Error(`missing ${missing.join(', ')}`);
       const unet = readJson(join(dir, 'unet', 'config.json'));
       const scheduler = readJson(join(dir, 'scheduler', 'scheduler_config.json'));
@@ -193,6 +195,7 @@ export class ModelLibrary {
         user.checked?.predictionType ??
         (prediction === 'v_prediction' || prediction === 'epsilon' || prediction === 'sample' ? prediction : 'epsilon');
       base.precision = user.checked?.precision ?? null;
+      base.variant = modelVariant(unet, scheduler);
       base.demo = marker.demo === true;
       if (base.demo && !user.name && typeof marker.label === 'string') base.name = marker.label;
       base.shortHash = await this.cachedModelHash(dir);
@@ -221,6 +224,7 @@ export class ModelLibrary {
       overridden: Boolean(user.family),
       triggerWords: [],
       shortHash: null,
+      variant: null,
     };
     try {
       await refusePickle(path);
@@ -645,4 +649,16 @@ function folderBytes(dir: string): number {
   } catch {
     return 0;
   }
+}
+
+/**
+ * What kind of model within its family, from its configs (the UI's defaults follow it): a 9-channel
+ * UNet inpaints; a guidance-embedding UNet or the LCM scheduler is LCM; "trailing" timestep spacing
+ * is how Turbo and Lightning models ship.
+ */
+function modelVariant(unet: Record<string, unknown>, scheduler: Record<string, unknown>): LibraryEntry['variant'] {
+  if (unet.in_channels === 9) return 'inpaint';
+  if (typeof unet.time_cond_proj_dim === 'number' || scheduler._class_name === 'LCMScheduler') return 'lcm';
+  if (scheduler.timestep_spacing === 'trailing') return 'turbo';
+  return 'standard';
 }
