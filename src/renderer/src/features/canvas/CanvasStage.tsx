@@ -18,7 +18,8 @@ export interface CanvasStageProps {
 /**
  * The Konva stage. React only mounts it; `StageRenderer` keeps it in step with the document.
  * Read-only debug attributes on the container: `data-mask-pixels` and `data-mask-bounds`
- * ("x,y,w,h" in document pixels, empty when no mask) after each edit, `data-view` ("x,y,scale").
+ * ("x,y,w,h" in document pixels, empty when no mask) after each edit, `data-view` ("x,y,scale"),
+ * `data-images` (how many) and `data-image-bounds` (their union), `data-box` (the generation box).
  */
 export function CanvasStage({ doc, tools, previewUrl, stagedUrl, onDropFile }: CanvasStageProps) {
   const container = useRef<HTMLDivElement>(null);
@@ -57,6 +58,8 @@ export function CanvasStage({ doc, tools, previewUrl, stagedUrl, onDropFile }: C
       data-testid="canvas-stage"
       data-mask-pixels="0"
       data-mask-bounds=""
+      data-images="0"
+      data-image-bounds=""
     />
   );
 }

@@ -295,7 +295,17 @@ export class StageRenderer {
       };
       this.dirtyUi = true;
     }
-    if (this.dirtyImages) this.syncImages();
+    if (this.dirtyImages) {
+      this.syncImages();
+      const b = this.doc.bounds();
+      // Read-only debug attributes for tests: images on the canvas and their union.
+      this.container.dataset.images = String(this.doc.images.length);
+      this.container.dataset.imageBounds = b ? `${b.x},${b.y},${b.width},${b.height}` : '';
+    }
+    if (this.dirtyUi) {
+      const box = this.doc.box;
+      this.container.dataset.box = `${box.x},${box.y},${box.width},${box.height}`;
+    }
     if (this.dirtyMask) this.syncMask(this.dirtyMask);
     if (this.dirtyUi) this.syncUi();
     if (this.dirtyUi || this.dirtyCursor || this.dirtyView) this.syncCursor();

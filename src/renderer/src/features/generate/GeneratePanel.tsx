@@ -52,6 +52,9 @@ interface Draft {
   hiresUpscaler: 'lanczos' | 'latent';
 }
 
+/** The panel's fields outlive the page: going to the Gallery and back keeps the prompt. */
+let savedDraft: Draft | null = null;
+
 export interface SubmittedJob {
   jobId: string;
   /** Where the results belong on the canvas (the box), or null when the job did not come from it. */
@@ -117,7 +120,12 @@ export function GeneratePanel({ doc, onSubmitted, showResults = !doc }: Generate
   useCanvasDocument(doc, settledChanges);
   const canvasMode = doc?.mode();
   const box = doc?.box;
-  const [draft, setDraft] = useState<Draft | null>(null);
+  const [draft, setDraft] = useState<Draft | null>(() =>
+    savedDraft ? { ...savedDraft, ...(doc ? { width: doc.box.width, height: doc.box.height } : {}) } : null,
+  );
+  useEffect(() => {
+    savedDraft = draft;
+  }, [draft]);
   const [jobId, setJobId] = useState<string | null>(null);
   const [lastSeed, setLastSeed] = useState<number | null>(null);
   const [error, setError] = useState<{ message: string; fields: Record<string, string> } | null>(null);
@@ -150,7 +158,8 @@ export function GeneratePanel({ doc, onSubmitted, showResults = !doc }: Generate
         hiresStrength: 0.5,
         hiresUpscaler: 'lanczos',
       });
-      if (doc) doc.setBox({ ...doc.box, width: d.width, height: d.height });
+      // A fresh canvas starts at the default size; one already worked on keeps its box.
+      if (doc && doc.version === 0) doc.setBox({ ...doc.box, width: d.width, height: d.height });
     }
   }, [settings, draft, doc]);
 
