@@ -220,6 +220,7 @@ async function main(): Promise<void> {
   if (!values['tiny-only']) {
     const full = await ensure('sd15-full-unet', benchmarkVariants['sd15-full-unet']);
     results.push(await benchModel('SD 1.5-size UNet (fp16)', full, Number(values.size ?? 256), steps, rounds));
+    results.push(await benchInpaint('SD 1.5-size UNet (fp16)', full, Number(values.size ?? 256), steps, rounds));
   }
   process.stdout.write(
     `${JSON.stringify({ benchmark: 'engine', onnxruntime: ort.env.versions.node, provider: 'cpu', cpus: (await import('node:os')).cpus().length, results }, null, 2)}\n`,

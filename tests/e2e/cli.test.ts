@@ -24,6 +24,93 @@ function sumi(...args: string[]): { code: number; stdout: string; stderr: string
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
+describe('sumi generate: canvas modes and model families', () => {
+  test('--mask inpaints (unmasked pixels identical), --outpaint grows, --hires upscales', async () => {
+    const model = await ensureFixture('sd1-optimum');
+    const init = join(temp.dir, 'init.png');
+    const rgba = Buffer.alloc(64 * 64 * 4);
+    for (let p = 0; p < 64 * 64; p++) rgba.set([(p * 7) % 256, (p * 3) % 256, 128, 255], p * 4);
+    await sharp(rgba, { raw: { width: 64, height: 64, channels: 4 } })
+      .png()
+      .toFile(init);
+    const maskFile = join(temp.dir, 'mask.png');
+    const mask = Buffer.alloc(64 * 64);
+    for (let y = 16; y < 48; y++) mask.fill(255, y * 64 + 16, y * 64 + 48);
+    await sharp(mask, { raw: { width: 64, height: 64, channels: 1 } })
+      .png()
+      .toFile(maskFile);
+    const common = [
+      '--model',
+      model,
+      '--prompt',
+      'a red door',
+      '--steps',
+      '2',
+      '--seed',
+      '3',
+      '--width',
+      '64',
+      '--height',
+      '64',
+    ];
+
+    const inpainted = join(temp.dir, 'inpainted.png');
+    const r1 = sumi('generate', ...common, '--init', init, '--mask', maskFile, '--mask-blur', '0', '--out', inpainted);
+    expect(r1.stderr).toBe('');
+    expect(r1.code).toBe(0);
+    const out = await sharp(inpainted).ensureAlpha().raw().toBuffer();
+    let changed = 0;
+    for (let p = 0; p < 64 * 64; p++) {
+      const same = out.subarray(p * 4, p * 4 + 4).equals(rgba.subarray(p * 4, p * 4 + 4));
+      if (mask[p] === 0) expect(same).toBe(true);
+      else if (!same) changed++;
+    }
+    expect(changed).toBeGreaterThan(200);
+
+    const outpainted = join(temp.dir, 'outpainted.png');
+    const r2 = sumi('generate', ...common, '--init', init, '--outpaint', '0,0,32,0', '--out', outpainted);
+    expect(r2.code, r2.stderr).toBe(0);
+    expect(await sharp(outpainted).metadata()).toMatchObject({ width: 96, height: 64 });
+
+    const hires = join(temp.dir, 'hires.png');
+    const r3 = sumi('generate', ...common, '--hires', '128x128', '--hires-strength', '0.5', '--out', hires);
+    expect(r3.code, r3.stderr).toBe(0);
+    expect(await sharp(hires).metadata()).toMatchObject({ width: 128, height: 128 });
+  });
+
+  test('SDXL, LCM and Turbo fixture folders generate, the same seed twice giving the same bytes', async () => {
+    for (const [variant, extra] of [
+      ['sdxl-base', ['--steps', '2', '--cfg', '5']],
+      ['sd1-lcm', ['--steps', '2', '--cfg', '1.5', '--sampler', 'lcm']],
+      ['sdxl-turbo', ['--steps', '1', '--cfg', '0']],
+    ] as const) {
+      const model = await ensureFixture(variant);
+      const run = (name: string): Buffer => {
+        const file = join(temp.dir, `${variant}-${name}.png`);
+        const r = sumi(
+          'generate',
+          '--model',
+          model,
+          '--prompt',
+          'a fox',
+          '--seed',
+          '8',
+          '--width',
+          '64',
+          '--height',
+          '64',
+          ...extra,
+          '--out',
+          file,
+        );
+        expect(r.code, `${variant}: ${r.stderr}`).toBe(0);
+        return readFileSync(file);
+      };
+      expect(run('a').equals(run('b')), variant).toBe(true);
+    }
+  });
+});
+
 describe('sumi CLI', () => {
   test('generate --json writes the PNG and prints the resolved recipe, provider and timings', async () => {
     const model = await ensureFixture('sd1-optimum');

@@ -8,7 +8,8 @@ import type { GraphSession } from '../../../src/main/engine/backend/ort';
 import { SdxlTextEncoder } from '../../../src/main/engine/components/SdxlTextEncoder';
 import type { UnetCall } from '../../../src/main/engine/components/Unet';
 import { Engine, type LoadedModel } from '../../../src/main/engine/Engine';
-import { familyDefaults } from '../../../src/main/engine/model/modelFolder';
+import { familyDefaults } from '../../../src/preload/contract';
+import { probeVariant } from '../../../src/main/engine/model/modelFolder';
 import type { DiffusionRequest } from '../../../src/main/engine/pipelines/StableDiffusionPipeline';
 import { sdxlConditioning, sdxlTimeIds } from '../../../src/main/engine/pipelines/sdxlConditioning';
 import { createScheduler } from '../../../src/main/engine/schedulers';
@@ -74,7 +75,11 @@ describe('probe', () => {
       turbo: false,
       defaultSize: 1024,
     });
-    expect(familyDefaults(sdxl.probe)).toMatchObject({ size: 1024, steps: 30, cfg: 6.5 });
+    expect(familyDefaults(sdxl.probe.family, probeVariant(sdxl.probe))).toMatchObject({
+      size: 1024,
+      steps: 30,
+      cfg: 6.5,
+    });
 
     const refiner = await engine.load(await ensureFixture('sdxl-refiner'));
     expect(refiner.folder.parts.text_encoder).toBeUndefined();
@@ -90,15 +95,21 @@ describe('probe', () => {
 
     const turbo = await engine.load(await ensureFixture('sdxl-turbo'));
     expect(turbo.probe).toMatchObject({ family: 'sdxl', turbo: true, defaultSize: 512 });
-    expect(familyDefaults(turbo.probe)).toMatchObject({ size: 512, steps: 1, stepsRange: [1, 4], cfg: 0 });
+    expect(probeVariant(turbo.probe)).toBe('turbo');
+    expect(familyDefaults(turbo.probe.family, probeVariant(turbo.probe))).toMatchObject({
+      size: 512,
+      steps: 1,
+      cfg: 0,
+    });
 
     const sd1 = await engine.load(await ensureFixture('sd1-optimum'));
     expect(sd1.probe).toMatchObject({ family: 'sd1', addedConditions: null, turbo: false, defaultSize: 512 });
-    expect(familyDefaults(sd1.probe)).toMatchObject({ size: 512, steps: 25, cfg: 7 });
+    expect(familyDefaults(sd1.probe.family, probeVariant(sd1.probe))).toMatchObject({ size: 512, steps: 25, cfg: 7 });
     const lcm = await engine.load(await ensureFixture('sd1-lcm'));
-    expect(familyDefaults(lcm.probe)).toMatchObject({ stepsRange: [4, 8], cfg: 1.5 });
+    expect(probeVariant(lcm.probe)).toBe('lcm');
+    expect(familyDefaults(lcm.probe.family, probeVariant(lcm.probe))).toMatchObject({ sampler: 'lcm', cfg: 1.5 });
     const sd2 = await engine.load(await ensureFixture('sd2-v'));
-    expect(familyDefaults(sd2.probe).size).toBe(768);
+    expect(familyDefaults(sd2.probe.family, probeVariant(sd2.probe)).size).toBe(768);
     await engine.unload();
   });
 });

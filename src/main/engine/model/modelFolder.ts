@@ -10,7 +10,6 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { EngineError } from '../EngineError';
 import type { GraphSession, IoSpec } from '../backend/ort';
-import type { SchedulerName } from '../schedulers/Scheduler';
 
 export type ModelFamily = 'sd1' | 'sd2' | 'sdxl' | 'sdxl-refiner' | 'unknown';
 export type PredictionType = 'epsilon' | 'v_prediction' | 'sample';
@@ -212,34 +211,16 @@ export function probeModel(folder: ModelFolder, unet: GraphSession): ModelProbe 
   };
 }
 
-/** What the UI suggests for a model: the size it was trained at, a step count and CFG scale that suit it. */
-export interface FamilyDefaults {
-  size: number;
-  steps: number;
-  /** The range of steps that makes sense (distilled models: few steps). */
-  stepsRange: [min: number, max: number];
-  cfg: number;
-  sampler: SchedulerName;
-}
-
 /**
- * Suggested settings per kind of model: SD 1.x 512 px, 25 steps, CFG 7; SD 2.x-v 768 px; SDXL 1024 px,
- * 30 steps, CFG 6.5 (the refiner likewise, as a second stage or img2img); LCM 4-8 steps at CFG 1.5 with
- * its own sampler; SDXL Turbo/Lightning 1-4 steps without CFG (0) on Euler a, as its scheduler config says.
+ * The kind of model within its family, from its graphs and configs: a 9-channel UNet inpaints, a
+ * `timestep_cond` input is LCM, SDXL with "trailing" spacing is Turbo/Lightning. The UI's defaults
+ * (size, steps, CFG) follow family and variant: `familyDefaults` in the contract.
  */
-export function familyDefaults(probe: ModelProbe): FamilyDefaults {
-  const size = probe.defaultSize;
-  if (probe.lcm) return { size, steps: 4, stepsRange: [4, 8], cfg: 1.5, sampler: 'lcm' };
-  if (probe.turbo) return { size, steps: 1, stepsRange: [1, 4], cfg: 0, sampler: 'euler_a' };
-  switch (probe.family) {
-    case 'sdxl':
-    case 'sdxl-refiner':
-      return { size, steps: 30, stepsRange: [1, 150], cfg: 6.5, sampler: 'euler' };
-    case 'sd1':
-    case 'sd2':
-    case 'unknown':
-      return { size, steps: 25, stepsRange: [1, 150], cfg: 7, sampler: 'dpmpp_2m_karras' };
-  }
+export function probeVariant(probe: ModelProbe): 'standard' | 'inpaint' | 'lcm' | 'turbo' {
+  if (probe.inpainting) return 'inpaint';
+  if (probe.lcm) return 'lcm';
+  if (probe.turbo) return 'turbo';
+  return 'standard';
 }
 
 function numberOr(v: unknown, fallback: number): number {
