@@ -291,3 +291,22 @@ describe.skipIf(!hasClip)(`prompt chunks on the CLIP vocabulary in ${clipDir}`, 
     expect(chunks[0]!.weights.slice(0, 10)).toEqual([1, 1, 1, 1, 1, 1, 1.3, 1.3, 1, 1]);
   });
 });
+
+describe('embeddings at a chunk boundary (A1111 sd_hijack_clip.py)', () => {
+  it('an embedding that would straddle the 75-token boundary starts the next chunk, whole', () => {
+    const tokenizer = tinyTokenizer();
+    tokenizer.addEmbedding('inkwash', [3000, 3001, 3002, 3003]);
+    // 73 one-token words leave room for 2 tokens: the 4 vectors move to chunk 2.
+    const { chunks } = buildPromptChunks(tokenizer, `${words(73).join(' ')} (inkwash:1.2)`, {
+      commaPaddingBacktrack: 0,
+    });
+    expect(chunks).toHaveLength(2);
+    expect(chunks[0]?.ids.slice(74, 77)).toEqual([EOS, EOS, EOS]);
+    expect(chunks[1]?.ids.slice(0, 6)).toEqual([BOS, 3000, 3001, 3002, 3003, EOS]);
+    expect(chunks[1]?.weights.slice(1, 5)).toEqual([1.2, 1.2, 1.2, 1.2]);
+    // With room for all four, it stays in the first chunk.
+    const fits = buildPromptChunks(tokenizer, `${words(71).join(' ')} inkwash`, { commaPaddingBacktrack: 0 });
+    expect(fits.chunks).toHaveLength(1);
+    expect(fits.chunks[0]?.ids.slice(72, 76)).toEqual([3000, 3001, 3002, 3003]);
+  });
+});

@@ -263,6 +263,8 @@ export class ClipTokenizer {
   /** Embedding names (lower-cased) -> their placeholder tokens; placeholder -> id. */
   private readonly embeddings = new Map<string, readonly string[]>();
   private readonly embeddingTokens = new Map<string, number>();
+  /** First id of each embedding -> how many vectors (ids) it stands for. */
+  private readonly embeddingStarts = new Map<number, number>();
   private embeddingPattern: RegExp | undefined;
   private nextId: number;
 
@@ -331,6 +333,11 @@ export class ClipTokenizer {
     return this.added.get(token) ?? this.embeddingTokens.get(token) ?? this.encoder.get(token);
   }
 
+  /** When `id` is the first id of an embedding, how many ids (vectors) the embedding has. */
+  embeddingLength(id: number): number | undefined {
+    return this.embeddingStarts.get(id);
+  }
+
   /** Names of the embeddings added with `addEmbedding`, lower-cased. */
   get embeddingNames(): string[] {
     return [...this.embeddings.keys()];
@@ -385,6 +392,7 @@ export class ClipTokenizer {
       return token;
     });
     this.embeddings.set(key, placeholders);
+    this.embeddingStarts.set(ids[0] as number, ids.length);
     const alternatives = [...this.embeddings.keys()].sort((a, b) => b.length - a.length).map(escapeRegExp);
     this.embeddingPattern = new RegExp(`(?<![\\p{L}\\p{N}_])(?:${alternatives.join('|')})(?![\\p{L}\\p{N}_])`, 'giu');
   }

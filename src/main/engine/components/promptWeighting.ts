@@ -9,7 +9,8 @@ import { EngineError } from '../EngineError';
 import type { ClipTokenizer } from './ClipTokenizer';
 
 /** What chunking needs from a tokenizer. */
-export type PromptTokenizer = Pick<ClipTokenizer, 'encode' | 'tokenId' | 'bosId' | 'eosId' | 'padId' | 'maxLength'>;
+export type PromptTokenizer = Pick<ClipTokenizer, 'encode' | 'tokenId' | 'bosId' | 'eosId' | 'padId' | 'maxLength'> &
+  Partial<Pick<ClipTokenizer, 'embeddingLength'>>;
 
 /** One encoder input: `maxLength` (77) ids with bos, eos and padding, and one multiplier per id. */
 export interface PromptChunk {
@@ -199,7 +200,9 @@ export function buildPromptChunks(
       nextChunk();
       continue;
     }
-    for (const token of tokenizer.encode(fragment)) {
+    const ids = tokenizer.encode(fragment);
+    for (let at = 0; at < ids.length; at++) {
+      const token = ids[at] as number;
       if (token === commaToken) {
         lastComma = tokens.length;
       } else if (
@@ -218,6 +221,15 @@ export function buildPromptChunks(
         multipliers = relocatedMultipliers;
       }
       if (tokens.length === chunkLength) nextChunk();
+      // A1111 keeps an embedding's vectors in one chunk: one that would straddle the end starts the next.
+      const vectors = tokenizer.embeddingLength?.(token);
+      if (vectors !== undefined && vectors > 1 && vectors <= chunkLength) {
+        if (tokens.length + vectors > chunkLength) nextChunk();
+        tokens.push(...ids.slice(at, at + vectors));
+        multipliers.push(...new Array<number>(vectors).fill(weight));
+        at += vectors - 1;
+        continue;
+      }
       tokens.push(token);
       multipliers.push(weight);
     }
