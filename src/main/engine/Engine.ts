@@ -19,6 +19,7 @@ import { timestepsForDenoisingRange } from './schedulers/denoisingRange';
 import { Unet } from './components/Unet';
 import { VaeDecoder, VaeEncoder } from './components/Vae';
 import { EngineError } from './EngineError';
+import { createRng } from './rng';
 import { probeModel, readModelFolder, type ModelFolder, type ModelProbe } from './model/modelFolder';
 import {
   StableDiffusionPipeline,
@@ -168,6 +169,8 @@ export class Engine {
       typeof trainSteps === 'number' ? trainSteps : 1000,
     ).length;
     let baseSteps = 0;
+    // One random stream through both models (ancestral samplers draw in both).
+    const rng = createRng(request.rng, request.seed);
     this.running++;
     let first: DiffusionResult;
     try {
@@ -175,6 +178,7 @@ export class Engine {
         { ...stage, denoisingEnd: switchAt, outputType: 'latent' },
         {
           ...options,
+          rng,
           onStep: (info) => {
             baseSteps = info.total;
             return options.onStep?.({ ...info, total: info.total + refinerSteps });
@@ -198,6 +202,7 @@ export class Engine {
         },
         {
           ...options,
+          rng,
           onStep: (info) => options.onStep?.({ ...info, step: baseSteps + info.step, total: baseSteps + info.total }),
         },
       );

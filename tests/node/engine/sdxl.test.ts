@@ -9,6 +9,7 @@ import { SdxlTextEncoder } from '../../../src/main/engine/components/SdxlTextEnc
 import type { UnetCall } from '../../../src/main/engine/components/Unet';
 import { Engine, type LoadedModel } from '../../../src/main/engine/Engine';
 import { familyDefaults } from '../../../src/preload/contract';
+import { createRng } from '../../../src/main/engine/rng';
 import { probeVariant } from '../../../src/main/engine/model/modelFolder';
 import type { DiffusionRequest } from '../../../src/main/engine/pipelines/StableDiffusionPipeline';
 import { sdxlConditioning, sdxlTimeIds } from '../../../src/main/engine/pipelines/sdxlConditioning';
@@ -335,6 +336,23 @@ describe('generation', () => {
 
     const alone = await engine.generate(dir, { ...base, steps: 5 });
     expect(same(a.images[0]!.data, alone.images[0]!.data)).toBe(false);
+
+    // An ancestral sampler draws noise in both halves: one generator runs through both, as diffusers
+    // does when both pipelines get the same one; a second generator from the seed would differ.
+    const ancestral: DiffusionRequest = { ...base, steps: 5, sampler: 'euler_a' };
+    const ensemble = await engine.generate(dir, { ...ancestral, refiner: { modelDir: refinerDir, switchAt: 0.6 } });
+    const halves = async (shared: boolean) => {
+      const rng = createRng(ancestral.rng, ancestral.seed);
+      const head = await engine.generate(dir, { ...ancestral, denoisingEnd: 0.6, outputType: 'latent' }, { rng });
+      const tail = await engine.generate(
+        refinerDir,
+        { ...ancestral, handover: { latents: head.latents, denoisingStart: 0.6 } },
+        shared ? { rng } : {},
+      );
+      return tail.images[0]!.data;
+    };
+    expect(same(await halves(true), ensemble.images[0]!.data)).toBe(true);
+    expect(same(await halves(false), ensemble.images[0]!.data)).toBe(false);
     await engine.unload();
   });
 

@@ -169,6 +169,11 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Called after every step; a returned promise (a preview decode) is awaited before the next step. */
   onStep?: (info: StepInfo) => void | Promise<void>;
+  /**
+   * The job's random stream, when a run continues another's (the SDXL refiner after the base): one
+   * generator through both, as diffusers does when both pipelines get the same `generator`.
+   */
+  rng?: Rng;
 }
 
 export interface DiffusionResult {
@@ -249,7 +254,7 @@ export class StableDiffusionPipeline {
     const mask = this.checkInputs(req, mode, notices);
     const job: Job = {
       req,
-      rng: createRng(req.rng, req.seed),
+      rng: options.rng ?? createRng(req.rng, req.seed),
       signal: options.signal,
       onStep: options.onStep,
       timings: { encodeMs: 0, denoiseMs: 0, decodeMs: 0, unetMs: 0, steps: 0 },
