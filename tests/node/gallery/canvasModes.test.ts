@@ -3,7 +3,7 @@
  * inpaint with an uploaded init image and mask keeps the unmasked pixels, records how it was made,
  * and re-runs to identical pixels from the stored inputs; outpaint grows the image; upscale resizes.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, test } from 'vitest';
@@ -113,6 +113,19 @@ describe('canvas modes through the services', () => {
       const second = again.results[0];
       if (!second) throw new Error('no re-run result');
       expect((await raw(app, second.media)).data.equals(out.data)).toBe(true);
+
+      // The uploaded inputs stay while a generation needs them, and go with the last one.
+      const inputs = (): string[] =>
+        readdirSync(join(temp.dir, 'inpaint', 'inputs'), { recursive: true })
+          .map(String)
+          .filter((f) => f.endsWith('.png'));
+      expect(inputs()).toHaveLength(2);
+      await call(app, 'gallery.trash', { ids: [result.imageId] });
+      await call(app, 'gallery.emptyTrash', {});
+      expect(inputs()).toHaveLength(2);
+      await call(app, 'gallery.trash', { ids: [second.imageId] });
+      await call(app, 'gallery.emptyTrash', {});
+      expect(inputs()).toEqual([]);
     } finally {
       await app.dispose();
     }

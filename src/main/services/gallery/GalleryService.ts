@@ -238,6 +238,7 @@ export class GalleryService {
   emptyTrash(): { removed: number } {
     const result = this.repo.emptyTrash();
     for (const file of result.files) this.store.remove(file);
+    for (const file of result.inputs) this.inputs.remove(file);
     return { removed: result.removedImages };
   }
 

@@ -438,11 +438,11 @@ describe('trash', () => {
     const child = add(4, { createdAt: 3, parentImageId: first });
     repo.trash([first, second]);
     const result = repo.emptyTrash();
-    expect(result).toEqual({ removedImages: 2, files: ['own.png'] });
+    expect(result).toEqual({ removedImages: 2, files: ['own.png'], inputs: [] });
     expect(() => repo.getGeneration(generationId)).toThrow(expect.objectContaining({ code: 'NOT_FOUND' }));
     expect(repo.getImage(keeper).file).toBe(shared);
     expect(repo.getGeneration(repo.getImage(child).generationId).parentImageId).toBeNull();
-    expect(repo.emptyTrash()).toEqual({ removedImages: 0, files: [] });
+    expect(repo.emptyTrash()).toEqual({ removedImages: 0, files: [], inputs: [] });
     expect(db.write.pragma('foreign_key_check')).toEqual([]);
   });
 

@@ -173,6 +173,8 @@ export interface EmptyTrashResult {
   removedImages: number;
   /** Files no image row refers to any more: delete them from the image store after this returns. */
   files: string[];
+  /** Uploaded init images and masks no generation refers to any more (the inputs store). */
+  inputs: string[];
 }
 
 export interface GalleryRepositoryOptions {
@@ -318,6 +320,11 @@ export class GalleryRepository {
       deleteEmptyGenerations: w.prepare(`DELETE FROM generations WHERE id IN (SELECT value FROM json_each(?))
         AND NOT EXISTS (SELECT 1 FROM images WHERE images.generation_id = generations.id)`),
       fileInUse: w.prepare('SELECT 1 FROM images WHERE file = ? LIMIT 1').pluck() as Stmt<number>,
+      generationInputs: w.prepare(`SELECT init_image_hash AS init, mask_hash AS mask FROM generations
+        WHERE id IN (SELECT value FROM json_each(?))`) as Stmt<{ init: string | null; mask: string | null }>,
+      inputInUse: w
+        .prepare('SELECT 1 FROM generations WHERE init_image_hash = @f OR mask_hash = @f LIMIT 1')
+        .pluck() as Stmt<number>,
       ancestors: r.prepare(`WITH RECURSIVE chain (image_id, depth) AS (
           SELECT g.parent_image_id, 1 FROM ${IMAGE_FROM} WHERE i.id = ? AND g.parent_image_id IS NOT NULL
           UNION ALL
@@ -511,11 +518,16 @@ export class GalleryRepository {
   emptyTrash(options: { trashedBefore?: number } = {}): EmptyTrashResult {
     return this.inWriteTransaction(() => {
       const doomed = this.s.trashedBefore.all(options.trashedBefore ?? Number.MAX_SAFE_INTEGER);
-      if (doomed.length === 0) return { removedImages: 0, files: [] };
+      if (doomed.length === 0) return { removedImages: 0, files: [], inputs: [] };
+      const generations = JSON.stringify([...new Set(doomed.map((d) => d.generation_id))]);
+      const inputs = new Set(
+        this.s.generationInputs.all(generations).flatMap((g) => [g.init, g.mask].filter((f): f is string => !!f)),
+      );
       this.s.deleteImages.run(JSON.stringify(doomed.map((d) => d.id)));
-      this.s.deleteEmptyGenerations.run(JSON.stringify([...new Set(doomed.map((d) => d.generation_id))]));
+      this.s.deleteEmptyGenerations.run(generations);
       const files = [...new Set(doomed.map((d) => d.file))].filter((file) => this.s.fileInUse.get(file) === undefined);
-      return { removedImages: doomed.length, files: files.sort() };
+      const unusedInputs = [...inputs].filter((f) => this.s.inputInUse.get({ f }) === undefined);
+      return { removedImages: doomed.length, files: files.sort(), inputs: unusedInputs.sort() };
     });
   }
 
