@@ -589,6 +589,18 @@ export const methods = {
     input: z.strictObject({ id: z.int().positive(), newSeed: z.boolean().default(false) }),
     output: z.object({ jobId: z.string() }),
   },
+  /**
+   * Upscales a gallery image (Lanczos, then an img2img pass at `strength` on the image's own model and
+   * prompt; an image without a recipe of ours is resized only). The result records it as its parent.
+   */
+  'gallery.upscale': {
+    input: z.strictObject({
+      id: z.int().positive(),
+      scale: z.number().gt(1).max(4).default(2),
+      strength: z.number().min(0).max(1).default(0.3),
+    }),
+    output: z.object({ jobId: z.string() }),
+  },
   /** Reads a dropped or pasted PNG's recipe (Sumi, A1111/Forge, InvokeAI, ComfyUI, Fooocus). */
   'gallery.recall': {
     input: z.strictObject({ png: z.base64().max(96 * 1024 * 1024, 'is larger than 64 MB') }),

@@ -39,6 +39,10 @@ export function createHandlers(app: AppServices): Handlers {
       return {};
     },
     'gallery.emptyTrash': () => app.gallery.emptyTrash(),
+    'gallery.upscale': ({ id, scale, strength }) => {
+      const { request, parentImageId } = app.gallery.upscaleRequest(id, scale, strength);
+      return app.generation.submit(request, { parentImageId });
+    },
     'gallery.rerun': ({ id, newSeed }) => {
       const { request, parentImageId } = app.gallery.rerunRequest(id, newSeed ? -1 : undefined);
       return app.generation.submit(request, { parentImageId });

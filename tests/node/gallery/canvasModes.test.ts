@@ -201,6 +201,14 @@ describe('canvas modes through the services', () => {
       expect([upJob.results[0]?.width, upJob.results[0]?.height]).toEqual([128, 128]);
       const detail = await call<GalleryDetail>(app, 'gallery.get', { id: upJob.results[0]?.imageId ?? 0 });
       expect(detail.recipe).toMatchObject({ mode: 'upscale', upscale: { strength: 0.3, steps: 4 } });
+
+      // The gallery's "Upscale 2×": the outpainted 96x64 image, on its own model and prompt, as its child.
+      const fromGallery = await call<{ jobId: string }>(app, 'gallery.upscale', { id: result.imageId, scale: 2 });
+      const upscaled = (await finished(app, fromGallery.jobId)).results[0];
+      expect([upscaled?.width, upscaled?.height]).toEqual([192, 128]);
+      const child = await call<GalleryDetail>(app, 'gallery.get', { id: upscaled?.imageId ?? 0 });
+      expect(child.recipe).toMatchObject({ mode: 'upscale', prompt: 'a red door', upscale: { strength: 0.3 } });
+      expect(child.ancestors.map((a) => a.id)).toContain(result.imageId);
     } finally {
       await app.dispose();
     }

@@ -8,11 +8,13 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync,
 import { basename, join } from 'node:path';
 import sharp from 'sharp';
 import {
+  DEMO_MODEL,
   zGenerateRequest,
   type GalleryDetail,
   type GalleryItem,
   type GalleryPageQuery,
   type GenerateRequest,
+  type GenerateRequestInput,
   type ImportProgress,
   type Recall,
 } from '@contract';
@@ -214,6 +216,48 @@ export class GalleryService {
     }
     // An img2img re-run starts from the same init image, so the new image is a sibling of this one.
     return { request: { ...parsed.data, batchSize: 1 }, parentImageId: parsed.data.initImageId ?? id };
+  }
+
+  /**
+   * The request that upscales image `id` by `scale`: Lanczos to the new size (multiples of 8, at most
+   * 4096 a side), then img2img at `strength` with the image's own model, prompt and seed. An image
+   * without a re-runnable recipe (imported, or from another tool) is resized only.
+   */
+  upscaleRequest(
+    id: number,
+    scale: number,
+    strength: number,
+  ): { request: GenerateRequestInput; parentImageId: number } {
+    const image = this.image(id);
+    const side = (v: number): number => Math.max(64, Math.min(4096, Math.round((v * scale) / 8) * 8));
+    let recipe: GenerateRequest | null = null;
+    try {
+      recipe = this.rerunRequest(id).request;
+    } catch (err) {
+      if (!(err instanceof AppError && err.code === 'UNSUPPORTED')) throw err;
+    }
+    return {
+      request: {
+        mode: 'upscale',
+        model: recipe?.model ?? DEMO_MODEL,
+        prompt: recipe?.prompt ?? '',
+        negativePrompt: recipe?.negativePrompt ?? '',
+        sampler: recipe?.sampler ?? 'euler',
+        steps: recipe?.steps ?? 20,
+        cfg: recipe?.cfg ?? 7,
+        seed: image.seed,
+        rng: recipe?.rng ?? 'torch-cpu',
+        width: side(image.width),
+        height: side(image.height),
+        initImageId: id,
+        // At least two denoising steps at this strength, whatever the original's step count.
+        upscale: {
+          strength: recipe ? strength : 0,
+          steps: recipe && strength > 0 ? Math.min(150, Math.max(recipe.steps, Math.ceil(2 / strength))) : 0,
+        },
+      },
+      parentImageId: id,
+    };
   }
 
   update(

@@ -104,6 +104,16 @@ export const GalleryDetailPanel = forwardRef<HTMLElement, GalleryDetailPanelProp
           <button
             type="button"
             className="secondary"
+            title="Twice the size: Lanczos, then a light img2img pass with this image's recipe"
+            onClick={() =>
+              void act(() => client.invoke('gallery.upscale', { id: item.id, scale: 2 }), 'Upscaling to 2×…')
+            }
+          >
+            Upscale 2×
+          </button>
+          <button
+            type="button"
+            className="secondary"
             title="Open this image on the Studio's canvas"
             onClick={() => {
               sendToCanvas(item.id, { media: item.media, width: item.width, height: item.height, source });
