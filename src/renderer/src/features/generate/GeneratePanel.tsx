@@ -50,6 +50,9 @@ interface Draft {
   hiresHeight: number;
   hiresStrength: number;
   hiresUpscaler: 'lanczos' | 'latent';
+  /** SDXL: a refiner model folder ('' = none) and where it takes over (0..1). */
+  refiner: string;
+  refinerSwitchAt: number;
 }
 
 /** The panel's fields outlive the page: going to the Gallery and back keeps the prompt. */
@@ -157,6 +160,8 @@ export function GeneratePanel({ doc, onSubmitted, showResults = !doc }: Generate
         hiresHeight: d.height * 2,
         hiresStrength: 0.5,
         hiresUpscaler: 'lanczos',
+        refiner: '',
+        refinerSwitchAt: 0.8,
       });
       // A fresh canvas starts at the default size; one already worked on keeps its box.
       if (doc && doc.version === 0) doc.setBox({ ...doc.box, width: d.width, height: d.height });
@@ -210,6 +215,7 @@ export function GeneratePanel({ doc, onSubmitted, showResults = !doc }: Generate
   const busy = job?.status === 'queued' || job?.status === 'running';
   const set = <K extends keyof Draft>(key: K, value: Draft[K]): void => setDraft({ ...draft, [key]: value });
   const selectedModel = models.find((m) => m.path === draft.model);
+  const refiners = models.filter((m) => m.family === 'sdxl-refiner');
   const family = selectedModel?.family ?? 'sd1';
   // A gallery init image overrides the canvas; otherwise the canvas decides.
   const mode = draft.initImageId !== undefined ? 'img2img' : (canvasMode?.mode ?? 'txt2img');
@@ -305,6 +311,9 @@ export function GeneratePanel({ doc, onSubmitted, showResults = !doc }: Generate
         batchCount: draft.batchCount,
         ...fields,
       };
+      if (draft.refiner && family === 'sdxl' && (request.mode === 'txt2img' || request.mode === 'img2img')) {
+        request.refiner = { model: draft.refiner, switchAt: draft.refinerSwitchAt };
+      }
       if (request.mode === 'txt2img' && draft.hires) {
         request.hires = {
           width: draft.hiresWidth,
@@ -337,7 +346,8 @@ export function GeneratePanel({ doc, onSubmitted, showResults = !doc }: Generate
     | 'inpaintPadding'
     | 'hiresWidth'
     | 'hiresHeight'
-    | 'hiresStrength';
+    | 'hiresStrength'
+    | 'refinerSwitchAt';
   const num = (key: NumKey, label: string, step = '1', title?: string) => (
     <div className={`field${error?.fields[key] ? ' has-error' : ''}`}>
       <label htmlFor={`gen-${key}`} title={title}>
@@ -545,6 +555,23 @@ export function GeneratePanel({ doc, onSubmitted, showResults = !doc }: Generate
             <input type="checkbox" checked={draft.colorMatch} onChange={(e) => set('colorMatch', e.target.checked)} />
             Match colours to the surroundings
           </label>
+        )}
+        {family === 'sdxl' && refiners.length > 0 && (mode === 'txt2img' || mode === 'img2img') && (
+          <fieldset className="grid mode-settings" aria-label="SDXL refiner">
+            <div className="field">
+              <label htmlFor="gen-refiner">Refiner</label>
+              <select id="gen-refiner" value={draft.refiner} onChange={(e) => set('refiner', e.target.value)}>
+                <option value="">None</option>
+                {refiners.map((m) => (
+                  <option key={m.id} value={m.path}>
+                    {m.name}
+                  </option>
+                ))}
+              </select>
+            </div>
+            {draft.refiner &&
+              num('refinerSwitchAt', 'Switch at', '0.05', 'The share of the steps the base model runs (0.8 = 80%)')}
+          </fieldset>
         )}
         {mode === 'txt2img' && (
           <>
