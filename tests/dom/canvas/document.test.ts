@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
-import { CanvasDocument } from '../../../src/renderer/src/features/canvas/document/CanvasDocument';
+import { CanvasDocument, type CanvasChange } from '../../../src/renderer/src/features/canvas/document/CanvasDocument';
 import { compositeImages, type RgbaImage } from '../../../src/renderer/src/features/canvas/document/composite';
-import { uncoveredArea } from '../../../src/renderer/src/features/canvas/document/geometry';
+import { uncoveredArea, type Rect } from '../../../src/renderer/src/features/canvas/document/geometry';
 import { History } from '../../../src/renderer/src/features/canvas/document/History';
 import { MaskRaster } from '../../../src/renderer/src/features/canvas/document/MaskRaster';
 import { dabCoverage, MaskStroke, stampDab } from '../../../src/renderer/src/features/canvas/document/MaskStroke';
@@ -88,7 +88,7 @@ describe('stamping', () => {
     expect(patch).not.toBeNull();
     expect(patch!.rect.width).toBeLessThan(220);
     expect(patch!.rect.height).toBeLessThan(40);
-    expect(patch!.before.every((v) => v === 7)).toBe(true);
+    expect(patch!.tiles.every((t) => t.pixels.every((v) => v === 7))).toBe(true);
   });
 });
 
@@ -246,6 +246,206 @@ describe('mask edits and history', () => {
     doc.undo(); // the image
     doc.undo(); // the stroke
     expect(doc.maskPixelCount()).toBe(0);
+  });
+});
+
+describe('stroke patches per tile', () => {
+  const snapshot = (doc: CanvasDocument): Buffer => Buffer.from(doc.mask.read(doc.mask.rect));
+
+  test('a long diagonal stroke stores only the parts of the tiles it touched, far fewer bytes than its bounding box', () => {
+    const doc = new CanvasDocument({ box: { x: 0, y: 0, width: 2048, height: 2048 } });
+    doc.paintStroke(
+      [
+        { x: 20, y: 20 },
+        { x: 2020, y: 2020 },
+      ],
+      { mode: 'brush', size: 16, hardness: 1 },
+    );
+    const bounds = doc.maskBounds()!;
+    const box = bounds.width * bounds.height;
+    expect(box).toBeGreaterThan(2000 * 2000);
+    const { bytes } = doc.historyStats();
+    // Along the diagonal: about 3 tiles of 64 x 64 per 64 pixels, one copy each.
+    expect(bytes).toBeGreaterThan(0);
+    expect(bytes).toBeLessThan(box / 20);
+    expect(bytes).toBeLessThanOrEqual(3 * (2048 / 64) * 64 * 64);
+  });
+
+  test('the patch lists only changed tiles, each inside one 64-pixel tile, and holds exactly their pixels', () => {
+    const m = rasterOf(512, 512);
+    // Already full under the first half of the path: those tiles do not change.
+    m.write({ x: 0, y: 0, width: 256, height: 512 }, 255);
+    const s = new MaskStroke(m, { mode: 'brush', size: 20, hardness: 1 });
+    s.moveTo({ x: 30, y: 100 });
+    s.lineTo({ x: 480, y: 100 });
+    const patch = s.finish()!;
+    expect(patch.tiles.length).toBeGreaterThan(0);
+    for (const t of patch.tiles) {
+      expect(t.rect.x).toBeGreaterThanOrEqual(256 - 64);
+      expect(Math.floor(t.rect.x / 64)).toBe(Math.floor((t.rect.x + t.rect.width - 1) / 64));
+      expect(Math.floor(t.rect.y / 64)).toBe(Math.floor((t.rect.y + t.rect.height - 1) / 64));
+      expect(t.pixels.length).toBe(t.rect.width * t.rect.height);
+    }
+    expect(patch.bytes).toBe(patch.tiles.reduce((n, t) => n + t.pixels.byteLength, 0));
+    expect(patch.rect.x + patch.rect.width).toBeLessThanOrEqual(491);
+  });
+
+  test('undo restores exactly the previous mask and redo exactly the stroke, however often', () => {
+    const doc = new CanvasDocument({ box: { x: 0, y: 0, width: 640, height: 640 } });
+    // Varied content to draw over: a ramp, a filled square, a soft stroke.
+    for (let y = 0; y < 640; y += 7) doc.fillRect({ x: (y * 13) % 500, y, width: 90, height: 3 }, 'fill');
+    doc.fillRect({ x: 300, y: 300, width: 120, height: 120 }, 'fill');
+    doc.paintStroke(
+      [
+        { x: 10, y: 600 },
+        { x: 600, y: 20 },
+      ],
+      { mode: 'brush', size: 60, hardness: 0 },
+    );
+    for (const mode of ['brush', 'eraser'] as const) {
+      const before = snapshot(doc);
+      const depth = doc.historyStats().undoDepth;
+      doc.paintStroke(
+        [
+          { x: 5.5, y: 5.25 },
+          { x: 630, y: 610 },
+          { x: 320, y: 40 },
+          { x: 100, y: 500 },
+        ],
+        { mode, size: 33, hardness: 0.4 },
+      );
+      const after = snapshot(doc);
+      expect(after.equals(before)).toBe(false);
+      expect(doc.historyStats().undoDepth).toBe(depth + 1);
+      expect(doc.undoLabel).toBe(mode === 'brush' ? 'brush stroke' : 'eraser stroke');
+      for (let i = 0; i < 3; i++) {
+        doc.undo();
+        expect(snapshot(doc).equals(before)).toBe(true);
+        doc.redo();
+        expect(snapshot(doc).equals(after)).toBe(true);
+      }
+    }
+  });
+
+  test('a stroke patch held in history keeps its size through undo and redo', () => {
+    const doc = new CanvasDocument({ box: { x: 0, y: 0, width: 512, height: 512 } });
+    doc.paintStroke(
+      [
+        { x: 0, y: 0 },
+        { x: 500, y: 500 },
+      ],
+      hard,
+    );
+    const bytes = doc.historyStats().bytes;
+    doc.undo();
+    expect(doc.historyStats().bytes).toBe(bytes);
+    doc.redo();
+    expect(doc.historyStats().bytes).toBe(bytes);
+  });
+
+  test('a stroke that changes nothing records nothing', () => {
+    const doc = new CanvasDocument();
+    doc.paintStroke(
+      [
+        { x: 20, y: 20 },
+        { x: 300, y: 200 },
+      ],
+      { mode: 'eraser', size: 40, hardness: 1 },
+    );
+    expect(doc.canUndo).toBe(false);
+  });
+
+  test('the end of a stroke announces no pixels to redraw; its undo and redo announce only its tiles', () => {
+    const doc = new CanvasDocument({ box: { x: 0, y: 0, width: 1024, height: 1024 } });
+    const changes: CanvasChange[] = [];
+    doc.subscribe((c) => changes.push(c));
+    doc.paintStroke(
+      [
+        { x: 10, y: 10 },
+        { x: 1000, y: 1000 },
+      ],
+      hard,
+    );
+    const settled = changes.filter((c) => c.kind === 'mask' && !c.live);
+    expect(settled).toHaveLength(1);
+    expect(settled[0]).toMatchObject({ kind: 'mask', tiles: [] });
+    changes.length = 0;
+    doc.undo();
+    const [undo] = changes;
+    expect(undo?.kind).toBe('mask');
+    if (undo?.kind !== 'mask') return;
+    const area = (undo.tiles ?? []).reduce((n, t) => n + t.width * t.height, 0);
+    expect(area).toBeGreaterThan(0);
+    expect(area).toBeLessThan((undo.rect!.width * undo.rect!.height) / 10);
+  });
+
+  test('a stroke still undoes exactly after the mask grew under it', () => {
+    const doc = new CanvasDocument({ box: { x: 0, y: 0, width: 128, height: 128 } });
+    const before = doc.mask.read({ x: -200, y: -200, width: 400, height: 400 });
+    const stroke = doc.beginStroke({ mode: 'brush', size: 20, hardness: 1 }, { x: 10, y: 10 });
+    stroke.lineTo({ x: 60, y: 100 });
+    doc.placeImage(solid(100, 100, [0, 0, 0, 255]), { x: -150, y: -150 }); // reallocates the raster
+    stroke.lineTo({ x: -100, y: -100 });
+    stroke.end();
+    const after = doc.mask.read({ x: -200, y: -200, width: 400, height: 400 });
+    expect(doc.mask.get(-90, -90)).toBe(255);
+    doc.undo();
+    expect(Buffer.from(doc.mask.read({ x: -200, y: -200, width: 400, height: 400 })).equals(Buffer.from(before))).toBe(
+      true,
+    );
+    doc.redo();
+    expect(Buffer.from(doc.mask.read({ x: -200, y: -200, width: 400, height: 400 })).equals(Buffer.from(after))).toBe(
+      true,
+    );
+  });
+});
+
+describe('mask raster', () => {
+  test('count and bounds agree with a pixel-by-pixel reading, for any rectangle', () => {
+    const m = new MaskRaster();
+    m.ensure({ x: -70, y: -10, width: 300, height: 150 });
+    let seed = 7;
+    const rand = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) / 2 ** 24;
+    for (let i = 0; i < 40; i++) {
+      m.write(
+        {
+          x: Math.floor(rand() * 300) - 70,
+          y: Math.floor(rand() * 150) - 10,
+          width: 1 + Math.floor(rand() * 9),
+          height: 1,
+        },
+        1 + Math.floor(rand() * 255),
+      );
+    }
+    const naive = (r: Rect): { n: number; b: Rect | null } => {
+      let n = 0;
+      let x0 = Infinity;
+      let y0 = Infinity;
+      let x1 = -Infinity;
+      let y1 = -Infinity;
+      for (let y = r.y; y < r.y + r.height; y++) {
+        for (let x = r.x; x < r.x + r.width; x++) {
+          if (m.get(x, y) === 0) continue;
+          n++;
+          x0 = Math.min(x0, x);
+          y0 = Math.min(y0, y);
+          x1 = Math.max(x1, x);
+          y1 = Math.max(y1, y);
+        }
+      }
+      return { n, b: n ? { x: x0, y: y0, width: x1 - x0 + 1, height: y1 - y0 + 1 } : null };
+    };
+    const rects: Rect[] = [m.rect];
+    for (let i = 0; i < 200; i++) {
+      const x = Math.floor(rand() * 320) - 80;
+      const y = Math.floor(rand() * 170) - 20;
+      rects.push({ x, y, width: 1 + Math.floor(rand() * 120), height: 1 + Math.floor(rand() * 40) });
+    }
+    for (const r of rects) {
+      const expected = naive(r);
+      expect(m.count(r)).toBe(expected.n);
+      expect(m.bounds(r)).toEqual(expected.b);
+    }
   });
 });
 

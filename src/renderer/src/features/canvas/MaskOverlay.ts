@@ -11,7 +11,7 @@
  * antialiasing do not show as darker seams.
  */
 import Konva from 'konva';
-import { intersect, type Rect } from './document/geometry';
+import { intersect, union, type Rect } from './document/geometry';
 import type { ReadonlyMask } from './document/MaskRaster';
 
 export const MASK_TILE = 256;
@@ -39,6 +39,11 @@ export class MaskOverlay {
   private rows = 0;
   private origin: Rect = { x: 0, y: 0, width: 0, height: 0 };
   private generation = -1;
+  /**
+   * What to re-tint at the next `sync`: per tile, the union of the changes inside it (not one
+   * union over all of them: a stroke's undo, or a spiral, would re-tint everything in between).
+   */
+  private pending: Map<number, Rect> | 'all' = 'all';
   /** The document area on screen; tiles outside it are skipped when drawing. */
   visible: Rect | null = null;
 
@@ -55,8 +60,30 @@ export class MaskOverlay {
     });
   }
 
-  /** Re-tints `dirty` (or everything) from the mask raster. */
-  sync(mask: ReadonlyMask, dirty: Rect | 'all'): void {
+  /** Marks `dirty` (or everything) to be re-tinted at the next `sync`. Cheap: no pixels are read. */
+  invalidate(mask: ReadonlyMask, dirty: Rect | 'all'): void {
+    if (this.pending === 'all') return;
+    if (dirty === 'all' || mask.generation !== this.generation) {
+      this.pending = 'all';
+      return;
+    }
+    const area = intersect(dirty, this.origin);
+    if (!area) return;
+    const o = this.origin;
+    const c0 = Math.floor((area.x - o.x) / MASK_TILE);
+    const c1 = Math.floor((area.x + area.width - 1 - o.x) / MASK_TILE);
+    const r0 = Math.floor((area.y - o.y) / MASK_TILE);
+    const r1 = Math.floor((area.y + area.height - 1 - o.y) / MASK_TILE);
+    for (let row = r0; row <= r1; row++) {
+      for (let col = c0; col <= c1; col++) {
+        const index = row * this.cols + col;
+        this.pending.set(index, union(this.pending.get(index) ?? null, area) as Rect);
+      }
+    }
+  }
+
+  /** Re-tints what was invalidated (everything after the raster was reallocated). */
+  sync(mask: ReadonlyMask): void {
     const r = mask.rect;
     if (this.generation !== mask.generation) {
       this.generation = mask.generation;
@@ -64,16 +91,18 @@ export class MaskOverlay {
       this.cols = Math.ceil(r.width / MASK_TILE);
       this.rows = Math.ceil(r.height / MASK_TILE);
       this.tiles = new Array<Tile | null>(this.cols * this.rows).fill(null);
-      dirty = 'all';
+      this.pending = 'all';
     }
-    const area = dirty === 'all' ? r : intersect(dirty, r);
-    if (!area) return;
-    const c0 = Math.floor((area.x - r.x) / MASK_TILE);
-    const c1 = Math.floor((area.x + area.width - 1 - r.x) / MASK_TILE);
-    const r0 = Math.floor((area.y - r.y) / MASK_TILE);
-    const r1 = Math.floor((area.y + area.height - 1 - r.y) / MASK_TILE);
-    for (let row = r0; row <= r1; row++) {
-      for (let col = c0; col <= c1; col++) this.syncTile(mask, area, row * this.cols + col, col, row);
+    const pending = this.pending;
+    this.pending = new Map();
+    if (pending !== 'all') {
+      // Each region is clipped to its tile in syncTile.
+      for (const [index, area] of pending)
+        this.syncTile(mask, area, index, index % this.cols, Math.floor(index / this.cols));
+      return;
+    }
+    for (let row = 0; row < this.rows; row++) {
+      for (let col = 0; col < this.cols; col++) this.syncTile(mask, r, row * this.cols + col, col, row);
     }
   }
 

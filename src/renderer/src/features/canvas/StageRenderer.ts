@@ -2,8 +2,8 @@
  * Draws a CanvasDocument with Konva, imperatively: the document and the tools push changes, this
  * class turns them into node updates once per animation frame. Nothing is read back from Konva.
  *
- * Three layers: the placed images; the mask, as ONE Konva.Image over an offscreen canvas that
- * mirrors the mask raster (only the changed rectangle is re-tinted per frame); and the UI (live
+ * Three layers: the placed images; the mask, as one shape over tinted tiles (MaskOverlay; only the
+ * changed parts of the tiles are re-tinted per frame); and the UI (live
  * preview and staged result inside the box, the box with its size label and handles, the tool's
  * outline, the brush cursor). Pointer input is read from the container's DOM events and handed to
  * the ToolController in stage coordinates.
@@ -11,7 +11,7 @@
 import Konva from 'konva';
 import type { CanvasChange, CanvasDocument } from './document/CanvasDocument';
 import { BOX_HANDLES, handlePosition } from './document/generationBox';
-import { union, type Point, type Rect } from './document/geometry';
+import type { Point, Rect } from './document/geometry';
 import { toDocument } from './document/viewTransform';
 import type { ToolController } from './tools/ToolController';
 import type { ToolPointerEvent } from './tools/types';
@@ -75,7 +75,7 @@ export class StageRenderer {
 
   private dirtyView = true;
   private dirtyImages = true;
-  private dirtyMask: Rect | 'all' | null = 'all';
+  private dirtyMask = true;
   private dirtyUi = true;
   private settled = true;
   /** The mode in the box label needs recounting (it reads the mask under the box). */
@@ -262,8 +262,11 @@ export class StageRenderer {
         this.dirtyUi = this.modeDirty = this.settled = true;
         break;
       case 'mask':
-        if (c.rect === null || this.dirtyMask === 'all') this.dirtyMask = 'all';
-        else this.dirtyMask = union(this.dirtyMask, c.rect);
+        if (c.rect === null) this.mask.invalidate(this.doc.mask, 'all');
+        else if (c.tiles) for (const t of c.tiles) this.mask.invalidate(this.doc.mask, t);
+        else this.mask.invalidate(this.doc.mask, c.rect);
+        // The end of a stroke (no tiles) changes no pixels on screen; only the box label and stats.
+        if (c.rect === null || !c.tiles || c.tiles.length > 0) this.dirtyMask = true;
         if (!c.live) this.dirtyUi = this.modeDirty = this.settled = true;
         break;
     }
@@ -306,7 +309,7 @@ export class StageRenderer {
       const box = this.doc.box;
       this.container.dataset.box = `${box.x},${box.y},${box.width},${box.height}`;
     }
-    if (this.dirtyMask) this.syncMask(this.dirtyMask);
+    if (this.dirtyMask) this.mask.sync(this.doc.mask);
     if (this.dirtyUi) this.syncUi();
     if (this.dirtyUi || this.dirtyCursor || this.dirtyView) this.syncCursor();
     if (this.dirtyView) {
@@ -320,7 +323,7 @@ export class StageRenderer {
     }
     this.container.style.cursor = this.tools.cursor;
     this.dirtyView = this.dirtyImages = this.dirtyUi = this.dirtyCursor = false;
-    this.dirtyMask = null;
+    this.dirtyMask = false;
     if (this.settled) {
       this.settled = false;
       this.scheduleStats();
@@ -356,10 +359,6 @@ export class StageRenderer {
         this.imageNodes.delete(id);
       }
     }
-  }
-
-  private syncMask(dirty: Rect | 'all'): void {
-    this.mask.sync(this.doc.mask, dirty);
   }
 
   private syncUi(): void {

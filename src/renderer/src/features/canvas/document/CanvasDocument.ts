@@ -18,6 +18,7 @@ import { intersect, pixelRect, rectsEqual, union, type Point, type Rect, type Si
 import { DEFAULT_HISTORY_BUDGET, History, type HistoryEntry } from './History';
 import { MaskRaster, type ReadonlyMask } from './MaskRaster';
 import { MaskStroke, type MaskPatch, type StrokeOptions } from './MaskStroke';
+import type { MaskTilePatch } from './MaskTilePatch';
 import { scanPolygon } from './polygonFill';
 import { fitRect, IDENTITY_VIEW, panBy, zoomAt, zoomTo, type ViewTransform } from './viewTransform';
 
@@ -25,9 +26,11 @@ export type CanvasChange =
   | { kind: 'images' }
   /**
    * `rect` null: the raster was reallocated (it grew); redraw all of it. `live`: a stroke in
-   * progress (more changes follow; nothing is recorded yet).
+   * progress (more changes follow; nothing is recorded yet). `tiles`, when given, are the only
+   * parts of `rect` whose pixels changed (undo and redo of a stroke); empty at the end of a stroke,
+   * whose pixels were all announced by its live changes.
    */
-  | { kind: 'mask'; rect: Rect | null; live?: boolean }
+  | { kind: 'mask'; rect: Rect | null; tiles?: readonly Rect[]; live?: boolean }
   | { kind: 'box' }
   | { kind: 'view' };
 
@@ -234,7 +237,7 @@ export class CanvasDocument {
         open = false;
         this.activeStroke = null;
         const patch = stroke.finish();
-        if (patch) this.recordPatch(LABELS[options.mode], patch);
+        if (patch) this.recordStroke(LABELS[options.mode], patch);
       },
       cancel: () => {
         if (!open) return;
@@ -324,6 +327,20 @@ export class CanvasDocument {
         this.emit({ kind: 'mask', rect: patch.rect });
       },
     });
+  }
+
+  /**
+   * Records a finished stroke, already in the raster. Undo and redo are the same swap (see
+   * MaskTilePatch); unlike `record`, nothing is applied again, so the end of a stroke costs no
+   * pass over its pixels and views have nothing to redraw.
+   */
+  private recordStroke(label: string, patch: MaskTilePatch): void {
+    const swap = (): void => {
+      patch.swap(this.maskRaster);
+      this.emit({ kind: 'mask', rect: patch.rect, tiles: patch.rects });
+    };
+    this.history.push({ label, bytes: patch.bytes, undo: swap, redo: swap });
+    this.emit({ kind: 'mask', rect: patch.rect, tiles: [] });
   }
 
   private growMask(): void {

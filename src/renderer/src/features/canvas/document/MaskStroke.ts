@@ -8,6 +8,7 @@
  */
 import { intersect, union, type Point, type Rect } from './geometry';
 import type { MaskRaster } from './MaskRaster';
+import { MaskTilePatch, PATCH_TILE, type MaskTile } from './MaskTilePatch';
 
 export type StrokeMode = 'brush' | 'eraser';
 
@@ -25,8 +26,6 @@ export interface MaskPatch {
   before: Uint8Array;
   after: Uint8Array | number;
 }
-
-const TILE = 64;
 
 /** Dab opacity 0..1 at distance `d` from its centre. */
 export function dabCoverage(d: number, radius: number, hardness: number): number {
@@ -93,25 +92,36 @@ export function stampDab(
   return box;
 }
 
+/** A tile the stroke changed: its pixels before the stroke and the part of it the dabs covered. */
+interface TileBackup {
+  rect: Rect;
+  before: Uint8Array;
+  dirty: Rect;
+}
+
+/** Tile coordinates (in document space, so a raster that grows keeps the grid) as one map key. */
+const KEY_OFFSET = 2 ** 20;
+const tileKey = (tx: number, ty: number): number => (ty + KEY_OFFSET) * 2 * KEY_OFFSET + (tx + KEY_OFFSET);
+
 /**
  * One stroke in progress. It writes into the mask as the pointer moves (so the view can show it at
- * once) and keeps a copy of each 64-pixel tile before its first change, so `finish` can hand back a
- * bounding-box patch without having copied the whole mask at the start.
+ * once) and keeps a copy of each 64-pixel tile before its first change, with the part of the tile
+ * the dabs covered, so `finish` hands back a patch of just those parts without having copied the
+ * whole mask at the start or reading the stroke's bounding box at the end.
  */
 export class MaskStroke {
-  private readonly backups = new Map<number, Uint8Array>();
-  private readonly tilesX: number;
+  /** In the order the tiles were first touched, so the patch is the same for the same stroke. */
+  private readonly backups = new Map<number, TileBackup>();
   private last: Point | null = null;
   /** Distance along the path still to go before the next dab. */
   private carry = 0;
+  /** Bounding box of everything stamped so far. */
   dirty: Rect | null = null;
 
   constructor(
     private readonly mask: MaskRaster,
     readonly options: StrokeOptions,
-  ) {
-    this.tilesX = Math.ceil(mask.rect.width / TILE);
-  }
+  ) {}
 
   /** Starts at `p` with one dab. Returns the rectangle changed. */
   moveTo(p: Point): Rect | null {
@@ -140,24 +150,26 @@ export class MaskStroke {
     return changed;
   }
 
-  /** The patch for undo (null when the stroke changed nothing). The mask keeps the stroke. */
-  finish(): (MaskPatch & { after: Uint8Array }) | null {
-    const rect = this.dirty;
-    if (!rect) return null;
-    const after = this.mask.read(rect);
-    const before = after.slice();
-    this.restoreInto(before, rect);
+  /**
+   * The patch for undo (null when the stroke changed nothing): per touched tile, the covered part
+   * when it differs from before the stroke. The mask keeps the stroke. Costs the tiles the stroke
+   * touched (a comparison that stops at the first difference), not its bounding box.
+   */
+  finish(): MaskTilePatch | null {
+    const tiles: MaskTile[] = [];
+    for (const b of this.backups.values()) {
+      if (this.unchanged(b)) continue;
+      tiles.push({ rect: b.dirty, pixels: crop(b.before, b.rect, b.dirty) });
+    }
     this.backups.clear();
-    return before.every((v, i) => v === after[i]) ? null : { rect, before, after };
+    return tiles.length ? new MaskTilePatch(tiles) : null;
   }
 
   /** Puts the mask back as it was before the stroke. */
   cancel(): Rect | null {
     const rect = this.dirty;
     if (!rect) return null;
-    const pixels = this.mask.read(rect);
-    this.restoreInto(pixels, rect);
-    this.mask.write(rect, pixels);
+    for (const b of this.backups.values()) this.mask.write(b.dirty, crop(b.before, b.rect, b.dirty));
     this.backups.clear();
     this.dirty = null;
     return rect;
@@ -170,34 +182,42 @@ export class MaskStroke {
   }
 
   private backup(r: Rect): void {
-    const m = this.mask.rect;
-    const tx0 = Math.floor((r.x - m.x) / TILE);
-    const ty0 = Math.floor((r.y - m.y) / TILE);
-    const tx1 = Math.floor((r.x + r.width - 1 - m.x) / TILE);
-    const ty1 = Math.floor((r.y + r.height - 1 - m.y) / TILE);
+    const tx0 = Math.floor(r.x / PATCH_TILE);
+    const ty0 = Math.floor(r.y / PATCH_TILE);
+    const tx1 = Math.floor((r.x + r.width - 1) / PATCH_TILE);
+    const ty1 = Math.floor((r.y + r.height - 1) / PATCH_TILE);
     for (let ty = ty0; ty <= ty1; ty++) {
       for (let tx = tx0; tx <= tx1; tx++) {
-        const key = ty * this.tilesX + tx;
-        if (!this.backups.has(key)) this.backups.set(key, this.mask.read(this.tileRect(tx, ty)));
+        const key = tileKey(tx, ty);
+        const tile = { x: tx * PATCH_TILE, y: ty * PATCH_TILE, width: PATCH_TILE, height: PATCH_TILE };
+        const part = intersect(tile, r) as Rect;
+        const b = this.backups.get(key);
+        if (b) b.dirty = union(b.dirty, part) as Rect;
+        else this.backups.set(key, { rect: tile, before: this.mask.read(tile), dirty: part });
       }
     }
   }
 
-  private tileRect(tx: number, ty: number): Rect {
-    const m = this.mask.rect;
-    return { x: m.x + tx * TILE, y: m.y + ty * TILE, width: TILE, height: TILE };
-  }
-
-  /** Overwrites `pixels` (row-major over `rect`) with the backed-up tiles where they meet it. */
-  private restoreInto(pixels: Uint8Array, rect: Rect): void {
-    for (const [key, tile] of this.backups) {
-      const tr = this.tileRect(key % this.tilesX, Math.floor(key / this.tilesX));
-      const hit = intersect(tr, rect);
-      if (!hit) continue;
-      for (let row = 0; row < hit.height; row++) {
-        const src = (hit.y - tr.y + row) * TILE + (hit.x - tr.x);
-        pixels.set(tile.subarray(src, src + hit.width), (hit.y - rect.y + row) * rect.width + (hit.x - rect.x));
-      }
+  /** Whether the mask over `b.dirty` still equals the backup (stops at the first difference). */
+  private unchanged(b: TileBackup): boolean {
+    const { data, rect: m } = this.mask;
+    const d = b.dirty;
+    for (let row = 0; row < d.height; row++) {
+      const at = (d.y - m.y + row) * m.width + (d.x - m.x);
+      const from = (d.y - b.rect.y + row) * b.rect.width + (d.x - b.rect.x);
+      for (let i = 0; i < d.width; i++) if (data[at + i] !== b.before[from + i]) return false;
     }
+    return true;
   }
+}
+
+/** The part `r` of `pixels` (row-major over `outer`, which contains `r`); `pixels` itself when whole. */
+function crop(pixels: Uint8Array, outer: Rect, r: Rect): Uint8Array {
+  if (r.width === outer.width && r.height === outer.height) return pixels;
+  const out = new Uint8Array(r.width * r.height);
+  for (let row = 0; row < r.height; row++) {
+    const from = (r.y - outer.y + row) * outer.width + (r.x - outer.x);
+    out.set(pixels.subarray(from, from + r.width), row * r.width);
+  }
+  return out;
 }
