@@ -1,7 +1,8 @@
 /**
  * Engine benchmark: the full pipeline's time per denoising step against bare `session.run` of the
- * same UNet on identical inputs, measured in the same run, as `overheadRatio` (pipeline step / bare
- * step). Also model load time, time to first image and peak RSS. Prints one JSON object.
+ * same UNet on the pipeline's own feeds, measured alternately in the same process, as `overheadRatio`
+ * (pipeline step / bare step; both after a first, untimed run). Also the preparation before the first
+ * step, model load time, time to first image and peak RSS. Prints one JSON object.
  *
  *   npm run bench:engine [-- --tiny-only] [-- --steps N] [-- --size PX]
  *
@@ -10,7 +11,7 @@
  */
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ort, toOrtTensor, type GraphSession } from '../src/main/engine/backend/ort';
+import { ort, toOrtTensor, type GraphSession, type HostTensor } from '../src/main/engine/backend/ort';
 import { loadModel } from '../src/main/engine/Engine';
 import {
   benchmarkVariants,
@@ -19,6 +20,7 @@ import {
   isUpToDate,
   type ModelSpec,
 } from '../src/main/engine/builder/sdModels';
+import { Unet } from '../src/main/engine/components/Unet';
 import type { DiffusionRequest } from '../src/main/engine/pipelines/StableDiffusionPipeline';
 
 const repoRoot = resolve(import.meta.dirname, '..');
@@ -46,52 +48,80 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)] as number;
 }
 
-/** Bare ORT: the UNet's feeds built once in the graph's own dtypes, then `run` timed `steps` times. */
-async function bareUnetStepMs(
-  unet: GraphSession,
-  latent: number,
-  steps: number,
-  contextDim: number,
-  channels = 4,
-): Promise<number> {
-  const batch = 2;
-  const input = (name: string) => {
-    const spec = unet.inputs.get(name);
-    if (!spec) throw new Error(`UNet has no ${name}`);
-    return spec;
-  };
-  const sample = new Float32Array(batch * channels * latent * latent).map((_, i) => Math.sin(i));
-  const context = new Float32Array(batch * 77 * contextDim).map((_, i) => Math.cos(i) * 0.5);
-  const timestepSpec = input('timestep');
-  const feeds: Record<string, ort.Tensor> = {
-    sample: toOrtTensor({ data: sample, dims: [batch, channels, latent, latent] }, input('sample')),
-    timestep: toOrtTensor(
-      {
-        data: new Float32Array(timestepSpec.shape.length ? batch : 1).fill(500),
-        dims: timestepSpec.shape.length ? [batch] : [],
-      },
-      timestepSpec,
-    ),
-    encoder_hidden_states: toOrtTensor(
-      { data: context, dims: [batch, 77, contextDim] },
-      input('encoder_hidden_states'),
-    ),
-  };
-  // SDXL's added conditions: a pooled embedding and the size/crop time ids per row.
-  const textEmbeds = unet.inputs.get('text_embeds');
-  const timeIds = unet.inputs.get('time_ids');
-  if (textEmbeds && timeIds) {
-    const width = typeof textEmbeds.shape[1] === 'number' ? textEmbeds.shape[1] : 1280;
-    const count = typeof timeIds.shape[1] === 'number' ? timeIds.shape[1] : 6;
-    const pooled = new Float32Array(batch * width).map((_, i) => Math.sin(i * 0.1));
-    feeds.text_embeds = toOrtTensor({ data: pooled, dims: [batch, width] }, textEmbeds);
-    const ids = new Float32Array(batch * count).fill(latent * 8);
-    feeds.time_ids = toOrtTensor({ data: ids, dims: [batch, count] }, timeIds);
+type Model = Awaited<ReturnType<typeof loadModel>>;
+
+/**
+ * One pipeline run, timed between its step callbacks: the mean of steps 2..N, so the first step (which
+ * follows the text encoder and pays for cold caches) and the preparation before it are left out, as the
+ * bare UNet's warm-up run is. `prepareMs` is the time before the first callback less the encode and
+ * one step. With `capture`, the UNet's own feeds of the last step are copied out for the bare runs.
+ */
+async function timedRun(model: Model, request: DiffusionRequest, capture = false) {
+  const session = model.pipeline.parts.unet.session;
+  const run = session.run;
+  let feeds: Record<string, HostTensor> = {};
+  if (capture) {
+    session.run = (f, names) => {
+      feeds = Object.fromEntries(Object.entries(f).map(([k, v]) => [k, { ...v, data: v.data.slice() }]));
+      return run(f, names);
+    };
   }
-  await unet.runRaw(feeds); // warm-up, as the pipeline's first step warms up too
+  const marks: number[] = [];
   const t0 = performance.now();
-  for (let i = 0; i < steps; i++) await unet.runRaw(feeds);
+  try {
+    const result = await model.pipeline.run(request, { onStep: () => void marks.push(performance.now()) });
+    const first = marks[0] as number;
+    const last = marks[marks.length - 1] as number;
+    const stepMs = (last - first) / Math.max(1, marks.length - 1);
+    return { result, stepMs, prepareMs: first - t0 - result.timings.encodeMs - stepMs, feeds };
+  } finally {
+    session.run = run;
+  }
+}
+
+/**
+ * Bare ORT on the pipeline's own inputs (its last step's feeds, converted once to the graph's dtypes):
+ * one warm-up run, as the pipeline's first step is left out, then `steps` runs timed.
+ */
+async function bareUnetStepMs(unet: GraphSession, hostFeeds: Record<string, HostTensor>, steps: number) {
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const [name, spec] of unet.inputs) {
+    const feed = hostFeeds[name];
+    if (!feed) throw new Error(`The pipeline gave the UNet no ${name}`);
+    feeds[name] = toOrtTensor(feed, spec);
+  }
+  const outputs = [new Unet(unet).outputName];
+  await unet.runRaw(feeds, outputs);
+  const t0 = performance.now();
+  for (let i = 0; i < steps; i++) await unet.runRaw(feeds, outputs);
   return (performance.now() - t0) / steps;
+}
+
+/**
+ * The pipeline's step time against bare `session.run` on the same feeds, measured alternately
+ * (`rounds` times each, after one untimed pipeline run) so that machine noise hits both alike.
+ */
+async function compare(model: Model, request: DiffusionRequest, rounds: number) {
+  const warm = await timedRun(model, request, true);
+  const unet = model.pipeline.parts.unet.session;
+  const pipelineSteps: number[] = [];
+  const bareSteps: number[] = [];
+  const prepare: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const { stepMs, prepareMs } = await timedRun(model, request);
+    pipelineSteps.push(stepMs);
+    prepare.push(prepareMs);
+    bareSteps.push(await bareUnetStepMs(unet, warm.feeds, request.steps));
+  }
+  const pipelineStepMs = median(pipelineSteps);
+  const bare = median(bareSteps);
+  return {
+    warm: warm.result,
+    pipelineStepSeconds: pipelineStepMs / 1000,
+    bareUnetStepSeconds: bare / 1000,
+    overheadRatio: pipelineStepMs / bare,
+    prepareSeconds: median(prepare) / 1000,
+  };
 }
 
 async function benchModel(name: string, dir: string, size: number, steps: number, rounds: number) {
@@ -110,20 +140,9 @@ async function benchModel(name: string, dir: string, size: number, steps: number
     rng: 'torch-cpu',
     batchSize: 1,
   };
-  const first = await model.pipeline.run(request);
+  const { warm: first, ...measured } = await compare(model, request, rounds);
   const timeToFirstImageMs = loadMs + first.timings.encodeMs + first.timings.denoiseMs + first.timings.decodeMs;
-  const unet = model.pipeline.parts.unet.session;
-  const pipelineSteps: number[] = [];
-  const bareSteps: number[] = [];
-  // Interleave the two measurements so that machine noise hits both alike.
-  for (let r = 0; r < rounds; r++) {
-    const run = await model.pipeline.run(request);
-    pipelineSteps.push(run.timings.denoiseMs / run.timings.steps);
-    bareSteps.push(await bareUnetStepMs(unet, size / 8, steps, model.probe.crossAttentionDim));
-  }
   await Promise.all(model.sessions.map((s) => s.release()));
-  const pipelineStepMs = median(pipelineSteps);
-  const bareUnetStepMsMedian = median(bareSteps);
   return {
     model: name,
     family: model.probe.family,
@@ -133,17 +152,14 @@ async function benchModel(name: string, dir: string, size: number, steps: number
     rounds,
     loadMs: Math.round(loadMs),
     timeToFirstImageMs: Math.round(timeToFirstImageMs),
-    pipelineStepSeconds: pipelineStepMs / 1000,
-    bareUnetStepSeconds: bareUnetStepMsMedian / 1000,
-    overheadRatio: pipelineStepMs / bareUnetStepMsMedian,
+    ...measured,
     peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
   };
 }
 
 /**
  * Inpainting at `size` (a centred square mask over half the image), by the path the UNet selects:
- * the inpainting UNet's 9-channel input or masked blending. The step time is measured between step
- * callbacks, so the fixed VAE encodes before the loop are reported apart (`prepareSeconds`).
+ * the inpainting UNet's 9-channel input or masked blending; `prepareSeconds` holds the VAE encodes.
  */
 async function benchInpaint(name: string, dir: string, size: number, steps: number, rounds: number) {
   const model = await loadModel(dir, { providers: ['cpu'] });
@@ -165,43 +181,16 @@ async function benchInpaint(name: string, dir: string, size: number, steps: numb
     init: { image, strength: 1 },
     mask,
   };
-  const timed = async () => {
-    const marks: number[] = [];
-    const t0 = performance.now();
-    const run = await model.pipeline.run(request, { onStep: () => void marks.push(performance.now()) });
-    const first = marks[0] as number;
-    const last = marks[marks.length - 1] as number;
-    // The first step's share of the time before the first callback, the rest is preparation.
-    const stepMs = (last - first) / Math.max(1, marks.length - 1);
-    return { run, stepMs, prepareMs: first - t0 - run.timings.encodeMs - stepMs };
-  };
-  const warm = await timed();
-  const unet = model.pipeline.parts.unet.session;
-  const pipelineSteps: number[] = [];
-  const bareSteps: number[] = [];
-  const prepare: number[] = [];
-  for (let r = 0; r < rounds; r++) {
-    const { stepMs, prepareMs } = await timed();
-    pipelineSteps.push(stepMs);
-    prepare.push(prepareMs);
-    bareSteps.push(
-      await bareUnetStepMs(unet, size / 8, steps, model.probe.crossAttentionDim, model.probe.unetInChannels),
-    );
-  }
+  const { warm, ...measured } = await compare(model, request, rounds);
   await Promise.all(model.sessions.map((s) => s.release()));
-  const pipelineStepMs = median(pipelineSteps);
-  const bare = median(bareSteps);
   return {
     model: name,
     mode: 'inpaint',
-    path: warm.run.info.path,
+    path: warm.info.path,
     size,
     steps,
     rounds,
-    pipelineStepSeconds: pipelineStepMs / 1000,
-    bareUnetStepSeconds: bare / 1000,
-    overheadRatio: pipelineStepMs / bare,
-    prepareSeconds: median(prepare) / 1000,
+    ...measured,
     peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
   };
 }

@@ -38,7 +38,7 @@ export interface GraphSession {
    */
   run(feeds: Record<string, HostTensor>, outputNames?: readonly string[]): Promise<Record<string, HostTensor>>;
   /** Runs with feeds already in the graph's dtypes (for benchmarks against bare ORT). */
-  runRaw(feeds: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>>;
+  runRaw(feeds: Record<string, ort.Tensor>, outputNames?: readonly string[]): Promise<Record<string, ort.Tensor>>;
   release(): Promise<void>;
 }
 
@@ -174,7 +174,7 @@ function wrapSession(file: string, provider: ProviderName, session: ort.Inferenc
       for (const [name, tensor] of Object.entries(results)) out[name] = fromOrtTensor(tensor);
       return out;
     },
-    runRaw: (feeds) => session.run(feeds),
+    runRaw: (feeds, outputNames) => (outputNames ? session.run(feeds, outputNames as string[]) : session.run(feeds)),
     release: () => session.release(),
   };
 }

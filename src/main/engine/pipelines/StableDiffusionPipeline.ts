@@ -40,7 +40,7 @@ import {
 import { outpaintCanvas, roundExtents, type OutpaintExtents, type OutpaintFill } from '../imaging/outpaint';
 import { resizePlane, resizeRgba } from '../imaging/resize';
 import { nchwToRgba, rgbaToNchw, type RgbaImage } from '../tensor/image';
-import { blendMasked, concatChannels, maskToLatent, upscaleLatentsBilinear } from '../tensor/latents';
+import { blendMasked, concatChannels, maskToLatent, upscaleLatentsBilinear, writeSampleRows } from '../tensor/latents';
 import { applyGuidance, concatBatch, firstNonFinite, repeatBatch, scale } from '../tensor/ops';
 import { timestepsForDenoisingRange } from '../schedulers/denoisingRange';
 import { sdxlConditioning, type SdxlConditions } from './sdxlConditioning';
@@ -617,23 +617,26 @@ export class StableDiffusionPipeline {
           ? scheduler.addNoise(pass.init, noise, first)
           : scale(noise, scheduler.initNoiseSigma);
 
-    // The inpainting UNet's extra channels: the mask and the masked image's latents (for a pass
-    // without a mask, A1111's txt2img conditioning: everything masked, a blank image).
-    let unetCondition: Float32Array | null = null;
+    // The UNet's sample, one buffer for all steps (null: the scaled latents go in as they are): [x; x]
+    // for CFG, and for the inpainting UNet the extra channels, the mask and the masked image's latents
+    // (for a pass without a mask, A1111's txt2img conditioning: everything masked, a blank image),
+    // written here once; each step overwrites only the latent channels.
+    let sample: Float32Array | null = null;
     if (probe.inpainting) {
       const mask = pass.inpaint?.mask ?? new Float32Array(plane).fill(1);
       const masked = pass.inpaint?.maskedLatents
         ? await pass.inpaint.maskedLatents()
         : await this.blankImageLatents(pass.width, pass.height, job);
-      unetCondition = concatChannels(
+      sample = concatChannels(
         [
+          { data: new Float32Array(unetBatch * probe.latentChannels * plane), channels: probe.latentChannels },
           { data: repeatBatch(mask, unetBatch), channels: 1 },
           { data: repeatBatch(masked, unetBatch), channels: 4 },
         ],
         unetBatch,
         plane,
       );
-    }
+    } else if (guided) sample = new Float32Array(unetBatch * probe.latentChannels * plane);
     const extra = this.unetExtras(req, unetBatch, pass.width, pass.height);
     const sdxl = sdxlConditioning({
       probe,
@@ -652,20 +655,10 @@ export class StableDiffusionPipeline {
       throwIfAborted(job.signal);
       const t = timesteps[i] as number;
       const scaled = scheduler.scaleModelInput(latents, t);
-      let sample = guided ? concatBatch(scaled, scaled) : scaled;
-      if (unetCondition) {
-        sample = concatChannels(
-          [
-            { data: sample, channels: 4 },
-            { data: unetCondition, channels: 5 },
-          ],
-          unetBatch,
-          plane,
-        );
-      }
+      if (sample) writeSampleRows(sample, scaled, batch, probe.latentChannels, probe.unetInChannels, plane);
       const u0 = performance.now();
       const output = await unet.predict({
-        sample,
+        sample: sample ?? scaled,
         batch: unetBatch,
         channels: probe.unetInChannels,
         height: latentH,

@@ -100,10 +100,24 @@ const LOW = littleEndian ? 0 : 1;
 const HIGH = littleEndian ? 1 : 0;
 
 /**
- * `a * b + c` rounded once to float32, for float32 inputs. The product is exact in double; the sum is
- * rounded to odd in double (53 >= 24 + 2 bits), which makes the final rounding to float32 correct.
+ * `a * b + c` rounded once to float32, for float32 inputs. The product is exact in double, so the only
+ * error of `f32(a * b + c)` is double rounding, which changes the result only where the double sum lands
+ * exactly halfway between two float32 values (the other float32 `2s - r` is then exactly representable).
+ * That rare case, and overflow, take `fma32Exact`; the fast path has no data-dependent branch to mispredict.
  */
 function fma32(a: number, b: number, c: number): number {
+  const s = a * b + c;
+  const r = f32(s);
+  const other = 2 * s - r;
+  if (other === r || f32(other) !== other) return r;
+  return fma32Exact(a, b, c);
+}
+
+/**
+ * `fma32` the long way: the sum is rounded to odd in double (53 >= 24 + 2 bits), which makes the
+ * final rounding to float32 correct.
+ */
+function fma32Exact(a: number, b: number, c: number): number {
   const p = a * b;
   const s = p + c;
   const bb = s - p;
@@ -170,12 +184,15 @@ const SIN_P1 = f32(8.3321608736e-3);
 const SIN_P2 = f32(-1.6666654611e-1);
 const FOUR_OVER_PI = f32(1.27323954473516);
 
-let sinOut = 0;
-let cosOut = 0;
+/**
+ * `sincos256`'s results, [sin, cos]. A typed array rather than two module-level `let`s: V8 boxes every
+ * double written to a module variable (a heap allocation per value, ~2x slower overall).
+ */
+const sinCos = new Float64Array(2);
 
-/** Sets `sinOut` and `cosOut`. */
+/** Sets `sinCos` to [sin(input), cos(input)]. */
 function sincos256(input: number): void {
-  const negative = input < 0 || Object.is(input, -0);
+  const negative = input < 0 || (input === 0 && 1 / input < 0);
   let x = Math.abs(input);
   const j = ((Math.trunc(f32(x * FOUR_OVER_PI)) | 0) + 1) & ~1;
   const y = j;
@@ -205,8 +222,8 @@ function sincos256(input: number): void {
   const sinPart1 = sinFromSinPoly ? 0 : c;
   const sin = f32(sinPart1 + sinPart2);
   const cos = f32(f32(c - sinPart1) + f32(s - sinPart2));
-  sinOut = flipSin ? -sin : sin;
-  cosOut = flipCos ? -cos : cos;
+  sinCos[0] = flipSin ? -sin : sin;
+  sinCos[1] = flipCos ? -cos : cos;
 }
 
 const TWO_PI_F32 = f32(2 * Math.PI);
@@ -218,8 +235,8 @@ function normalFill16(data: Float32Array, offset: number): void {
     const u2 = data[offset + j + 8]!;
     const radius = f32(Math.sqrt(f32(-2 * log256(u1))));
     sincos256(f32(TWO_PI_F32 * u2));
-    data[offset + j] = f32(radius * cosOut) + 0;
-    data[offset + j + 8] = f32(radius * sinOut) + 0;
+    data[offset + j] = f32(radius * sinCos[1]!) + 0;
+    data[offset + j + 8] = f32(radius * sinCos[0]!) + 0;
   }
 }
 
