@@ -124,11 +124,9 @@ async function compare(model: Model, request: DiffusionRequest, rounds: number) 
   };
 }
 
-async function benchModel(name: string, dir: string, size: number, steps: number, rounds: number) {
-  const t0 = performance.now();
-  const model = await loadModel(dir, { providers: ['cpu'] });
-  const loadMs = performance.now() - t0;
-  const request: DiffusionRequest = {
+/** The request every row runs: one prompt, CFG, an ancestral sampler (it draws noise every step). */
+function baseRequest(size: number, steps: number): DiffusionRequest {
+  return {
     prompt: 'a lighthouse at dusk, oil painting',
     negativePrompt: 'blurry',
     width: size,
@@ -140,6 +138,13 @@ async function benchModel(name: string, dir: string, size: number, steps: number
     rng: 'torch-cpu',
     batchSize: 1,
   };
+}
+
+async function benchModel(name: string, dir: string, size: number, steps: number, rounds: number) {
+  const t0 = performance.now();
+  const model = await loadModel(dir, { providers: ['cpu'] });
+  const loadMs = performance.now() - t0;
+  const request = baseRequest(size, steps);
   const { warm: first, ...measured } = await compare(model, request, rounds);
   const timeToFirstImageMs = loadMs + first.timings.encodeMs + first.timings.denoiseMs + first.timings.decodeMs;
   await Promise.all(model.sessions.map((s) => s.release()));
@@ -167,17 +172,8 @@ async function benchInpaint(name: string, dir: string, size: number, steps: numb
   const mask = { width: size, height: size, data: new Uint8Array(size * size) };
   for (let y = size / 4; y < (3 * size) / 4; y++) mask.data.fill(255, y * size + size / 4, y * size + (3 * size) / 4);
   const request: DiffusionRequest = {
+    ...baseRequest(size, steps),
     mode: 'inpaint',
-    prompt: 'a lighthouse at dusk, oil painting',
-    negativePrompt: 'blurry',
-    width: size,
-    height: size,
-    steps,
-    cfg: 7,
-    sampler: 'euler_a',
-    seed: 1,
-    rng: 'torch-cpu',
-    batchSize: 1,
     init: { image, strength: 1 },
     mask,
   };

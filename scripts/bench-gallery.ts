@@ -11,6 +11,7 @@
  *
  *   npm run bench:gallery [-- --generations 100000] [-- --queries 200] [-- --seed 1]
  */
+import { samplerNames } from '../src/preload/contract';
 import { rmSync, statSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -79,20 +80,7 @@ const models = [
   'juggernaut',
   'lcm-sd15',
 ];
-const samplers = [
-  'pndm',
-  'ddim',
-  'euler',
-  'euler_a',
-  'dpmpp_2m',
-  'dpmpp_2m_karras',
-  'dpmpp_sde_karras',
-  'heun',
-  'lms',
-  'ddpm',
-  'lcm',
-  'unipc',
-];
+const samplers = samplerNames;
 const sizes = [
   [512, 512],
   [512, 768],

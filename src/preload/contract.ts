@@ -79,7 +79,8 @@ const zAbsolutePath = z
     message: 'must be an absolute folder path',
   });
 
-const zImageSide = z
+/** A generation side in pixels: 64..4096, a multiple of 8 (the panel checks typed sizes with it too). */
+export const zImageSide = z
   .int()
   .min(64, 'must be at least 64 px')
   .max(4096, 'must be at most 4096 px')

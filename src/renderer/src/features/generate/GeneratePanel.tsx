@@ -3,6 +3,7 @@ import {
   DEMO_MODEL,
   familyDefaults,
   samplerNames,
+  zImageSide,
   type GenerateRequestInput,
   type Job,
   type LibraryEntry,
@@ -12,6 +13,7 @@ import { StudioError } from '../../api/client';
 import { mediaUrl } from '../../api/media';
 import { useSettings, useStudio } from '../../api/StudioProvider';
 import { useJobs } from '../../api/useJobs';
+import { useLibrary } from '../../api/useLibrary';
 import { remixFrom, takeRemix, usePendingRemix } from '../../app/remixStore';
 import type { CanvasDocument } from '../canvas/document/CanvasDocument';
 import type { Rect } from '../canvas/document/geometry';
@@ -89,23 +91,8 @@ const FAMILY_BADGES: Record<LibraryEntry['family'], string> = {
 
 /** The models the picker offers: the library's loadable model folders. */
 function useModels(): LibraryEntry[] {
-  const { client } = useStudio();
-  const [models, setModels] = useState<LibraryEntry[]>([]);
-  useEffect(() => {
-    let live = true;
-    const load = (): void =>
-      void client.invoke('models.list', {}).then(
-        (list) => live && setModels(list.filter((e) => e.kind === 'model' && e.status === 'ok')),
-        () => undefined,
-      );
-    load();
-    const off = client.on('models.import', (p) => p.finished && load());
-    return () => {
-      live = false;
-      off();
-    };
-  }, [client]);
-  return models;
+  const { entries } = useLibrary();
+  return useMemo(() => entries.filter((e) => e.kind === 'model' && e.status === 'ok'), [entries]);
 }
 
 /**
@@ -238,7 +225,7 @@ export function GeneratePanel({ doc, onSubmitted, showResults = !doc }: Generate
   const setSize = (key: 'width' | 'height', value: number): void => {
     set(key, value);
     // Only a valid size moves the box (typing "7", "76", "768" passes through invalid values).
-    if (doc && Number.isInteger(value) && value >= 64 && value <= 4096 && value % 8 === 0) {
+    if (doc && sizeProblem(value) === null) {
       doc.setBox({ ...doc.box, [key]: value });
     }
   };
@@ -676,10 +663,8 @@ function pathLabel(path: string): string {
   }
 }
 
+/** What the contract says is wrong with a typed size, or null (one rule for the panel and the host). */
 function sizeProblem(value: number): string | null {
-  if (!Number.isInteger(value)) return 'must be a whole number of pixels';
-  if (value < 64) return 'must be at least 64 px';
-  if (value > 4096) return 'must be at most 4096 px';
-  if (value % 8 !== 0) return 'must be a multiple of 8';
-  return null;
+  const parsed = zImageSide.safeParse(value);
+  return parsed.success ? null : (parsed.error.issues[0]?.message ?? 'is not a valid size');
 }

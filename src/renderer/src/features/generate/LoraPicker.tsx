@@ -1,6 +1,6 @@
-import { useEffect, useId, useMemo, useState } from 'react';
+import { useId, useMemo, useState } from 'react';
 import type { LibraryEntry } from '@contract';
-import { useStudio } from '../../api/StudioProvider';
+import { useLibrary } from '../../api/useLibrary';
 import { appendToPrompt, loraPromptName, lorasInPrompt, setLoraInPrompt } from './promptEditing';
 import './promptEditor.css';
 
@@ -27,19 +27,8 @@ export interface LoraPickerProps {
 
 /** The `<lora:` names of the library, as prompts write them, for PromptField's completion. */
 export function useLoraEntries(): { loras: LibraryEntry[]; error: string | null } {
-  const { client } = useStudio();
-  const [loras, setLoras] = useState<LibraryEntry[]>([]);
-  const [error, setError] = useState<string | null>(null);
-  useEffect(() => {
-    let live = true;
-    client.invoke('models.list', {}).then(
-      (entries) => live && setLoras(entries.filter((e) => e.kind === 'lora')),
-      (err: Error) => live && setError(err.message),
-    );
-    return () => {
-      live = false;
-    };
-  }, [client]);
+  const { entries, error } = useLibrary();
+  const loras = useMemo(() => entries.filter((e) => e.kind === 'lora'), [entries]);
   return { loras, error };
 }
 

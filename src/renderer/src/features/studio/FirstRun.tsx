@@ -1,5 +1,5 @@
-import { useEffect, useState } from 'react';
-import { useStudio } from '../../api/StudioProvider';
+import { useState } from 'react';
+import { useLibrary } from '../../api/useLibrary';
 
 const DISMISSED_KEY = 'sumi.firstRun.dismissed';
 
@@ -9,8 +9,7 @@ const DISMISSED_KEY = 'sumi.firstRun.dismissed';
  * nothing leaves the machine except the download they ask for.
  */
 export function FirstRun() {
-  const { client } = useStudio();
-  const [hasModel, setHasModel] = useState<boolean | null>(null);
+  const { entries, loaded } = useLibrary();
   const [dismissed, setDismissed] = useState(() => {
     try {
       return localStorage.getItem(DISMISSED_KEY) === '1';
@@ -18,17 +17,7 @@ export function FirstRun() {
       return false;
     }
   });
-  useEffect(() => {
-    let live = true;
-    client.invoke('models.list', {}).then(
-      (list) => live && setHasModel(list.some((e) => e.kind === 'model' && !e.demo)),
-      () => live && setHasModel(null),
-    );
-    return () => {
-      live = false;
-    };
-  }, [client]);
-  if (hasModel !== false || dismissed) return null;
+  if (!loaded || dismissed || entries.some((e) => e.kind === 'model' && !e.demo)) return null;
   const dismiss = (): void => {
     setDismissed(true);
     try {
